@@ -48,3 +48,16 @@ export interface BlobSource {
   /** Reads [start, end) (end exclusive). Retries, auth and redirects are the source's business. */
   readRange(start: number, end: number, options?: { signal?: AbortSignal }): Promise<BlobRangeResponse>;
 }
+
+/** What a credential source can give for a registry host. */
+export type Credential =
+  | { kind: 'basic'; username: string; password: string }
+  /** an identity (refresh) token, exchanged at the token realm with the OAuth2 refresh_token grant */
+  | { kind: 'identityToken'; token: string; username?: string }
+  /** a ready registry bearer token, sent as is */
+  | { kind: 'registryToken'; token: string };
+
+/** Looks up credentials for a registry host (`docker.io`, `localhost:5000`). undefined means anonymous. */
+export interface CredentialProvider {
+  get(registry: string): Promise<Credential | undefined>;
+}
