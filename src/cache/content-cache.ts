@@ -16,6 +16,7 @@ import { type Logger, silentLogger } from '../log.js';
 import { matchesDigest, parseDigest } from './digest.js';
 import { decodeEntry, encodeEntry, MAX_HEADER_BYTES } from './entry-file.js';
 import { readFileBounded, TEMP_MARKER, writeFileAtomic } from './files.js';
+import { tocJsonFromMember } from './toc-member.js';
 
 /** Layout version: a new on-disk format gets a new directory, so old and new starget never mix entries. */
 const LAYOUT = 'v1';
@@ -48,6 +49,12 @@ export interface CachedToc {
   /** bytes of the whole layer blob */
   blobSize: number;
 }
+
+/**
+ * A TOC to store: the TOC JSON, or the TOC gzip member (bytes [tocOffset, blobSize - footer.size) of the
+ * layer, which is what a tail read yields; stored as given, about 8x smaller than the JSON).
+ */
+export type TocToStore = Omit<CachedToc, 'tocJson'> & ({ tocJson: Uint8Array } | { tocMember: Uint8Array });
 
 export interface CachedManifest {
   bytes: Uint8Array;
@@ -138,6 +145,10 @@ export class ContentCache {
       return undefined;
     }
     const { header, payload } = entry;
+    const tocJson =
+      header.kind === 'toc' && header.payload === 'gzip-member'
+        ? tocJsonFromMember(payload, this.maxTocBytes)
+        : payload;
     const problem =
       header.kind !== 'toc'
         ? 'not a TOC entry'
@@ -145,34 +156,36 @@ export class ContentCache {
           ? 'entry belongs to another layer'
           : tocDigest !== undefined && header.tocDigest !== tocDigest
             ? 'TOC digest differs from the manifest annotation'
-            : !matchesDigest(payload, header.tocDigest)
-              ? 'TOC bytes do not match their digest'
-              : undefined;
-    if (problem !== undefined || header.kind !== 'toc') {
+            : tocJson === undefined
+              ? 'TOC member does not hold a TOC within the size cap'
+              : !matchesDigest(tocJson, header.tocDigest)
+                ? 'TOC bytes do not match their digest'
+                : undefined;
+    if (problem !== undefined || header.kind !== 'toc' || tocJson === undefined) {
       await this.discard(path, problem ?? 'not a TOC entry');
       this.counters.tocMisses++;
       return undefined;
     }
     this.counters.tocHits++;
     await this.touch(path);
-    return {
-      tocJson: payload,
-      tocDigest: header.tocDigest,
-      footer: { ...header.footer },
-      blobSize: header.blobSize,
-    };
+    return { tocJson, tocDigest: header.tocDigest, footer: { ...header.footer }, blobSize: header.blobSize };
   }
 
   /**
-   * Stores a layer's TOC. The TOC JSON must hash to `toc.tocDigest`; a TOC over the size cap is not stored.
-   * Returns whether the entry was written.
+   * Stores a layer's TOC, given as JSON or as the TOC gzip member. The TOC must hash to `toc.tocDigest`
+   * (a member is decompressed to check it); a TOC over the size cap is not stored. Returns whether the
+   * entry was written.
    */
-  async putToc(layerDigest: string, toc: CachedToc): Promise<boolean> {
+  async putToc(layerDigest: string, toc: TocToStore): Promise<boolean> {
     const path = this.pathFor(TOC_DIR, layerDigest);
     if (path === undefined || parseDigest(toc.tocDigest) === undefined)
       return this.refuse('malformed digest');
-    if (toc.tocJson.length > this.maxTocBytes) return this.refuse('TOC over the size cap');
-    if (!matchesDigest(toc.tocJson, toc.tocDigest)) return this.refuse('TOC bytes do not match their digest');
+    const form = 'tocMember' in toc ? 'gzip-member' : 'json';
+    const payload = 'tocMember' in toc ? toc.tocMember : toc.tocJson;
+    if (payload.length > this.maxTocBytes) return this.refuse('TOC over the size cap');
+    const tocJson = 'tocMember' in toc ? tocJsonFromMember(toc.tocMember, this.maxTocBytes) : toc.tocJson;
+    if (tocJson === undefined) return this.refuse('TOC member does not hold a TOC within the size cap');
+    if (!matchesDigest(tocJson, toc.tocDigest)) return this.refuse('TOC bytes do not match their digest');
     const header = {
       format: 'starget-cache/1',
       kind: 'toc',
@@ -180,9 +193,10 @@ export class ContentCache {
       tocDigest: toc.tocDigest,
       footer: { kind: toc.footer.kind, size: toc.footer.size, tocOffset: toc.footer.tocOffset },
       blobSize: toc.blobSize,
-      payloadBytes: toc.tocJson.length,
+      payload: form,
+      payloadBytes: payload.length,
     } as const;
-    return this.store(path, encodeEntry(header, toc.tocJson));
+    return this.store(path, encodeEntry(header, payload));
   }
 
   /** The cached manifest with this digest, or undefined on a miss (bytes verified against the digest). */

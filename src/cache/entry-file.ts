@@ -17,8 +17,12 @@ export interface TocEntryHeader {
   tocDigest: string;
   footer: Footer;
   blobSize: number;
+  /** `json`: the TOC JSON itself; `gzip-member`: the TOC gzip member as the layer holds it */
+  payload: TocPayloadForm;
   payloadBytes: number;
 }
+
+export type TocPayloadForm = 'json' | 'gzip-member';
 
 export interface ManifestEntryHeader {
   format: typeof ENTRY_FORMAT;
@@ -66,6 +70,7 @@ function checkHeader(value: unknown): EntryHeader | string {
   if (h['kind'] === 'toc') {
     if (typeof h['layerDigest'] !== 'string' || typeof h['tocDigest'] !== 'string') return 'bad toc digests';
     if (!isCount(h['blobSize']) || !isFooter(h['footer'])) return 'bad footer or blob size';
+    if (h['payload'] !== 'json' && h['payload'] !== 'gzip-member') return 'bad payload form';
     const footer = h['footer'] as Footer;
     if (footer.tocOffset + footer.size > (h['blobSize'] as number)) return 'footer does not fit the blob';
     return value as TocEntryHeader;

@@ -12,6 +12,7 @@ export {
   DEFAULT_MAX_TOC_BYTES,
   type PruneOptions,
   type PruneResult,
+  type TocToStore,
 } from './content-cache.js';
 export { digestOf, matchesDigest, parseDigest } from './digest.js';
 export { defaultCacheDir } from './location.js';

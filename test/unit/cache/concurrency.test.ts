@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,12 +25,14 @@ interface WorkerStats {
   writes: number;
   writeFailures: number;
   torn: number;
+  reads: number;
 }
 
 async function spawnWorker(role: 'writer' | 'reader', layer: string, rounds: number, size: number) {
+  const stop = join(dir, 'stop');
   const { stdout } = await run(
     process.execPath,
-    ['--import', 'tsx', worker, role, dir, layer, String(rounds), String(size)],
+    ['--import', 'tsx', worker, role, dir, layer, String(rounds), String(size), stop],
     { maxBuffer: 1 << 20 },
   );
   return JSON.parse(stdout) as WorkerStats;
@@ -40,15 +42,17 @@ describe('ContentCache shared by processes', () => {
   it('never shows a half-written entry while several processes write the same key', async () => {
     const layer = layerDigestFor('shared');
     const size = 4 * 1024 * 1024;
-    const results = await Promise.all([
-      spawnWorker('writer', layer, 15, size),
-      spawnWorker('writer', layer, 15, size),
-      spawnWorker('writer', layer, 15, size),
-      spawnWorker('reader', layer, 60, size),
-      spawnWorker('reader', layer, 60, size),
+    const readersDone = Promise.all([
+      spawnWorker('reader', layer, 0, size),
+      spawnWorker('reader', layer, 0, size),
     ]);
-    const writers = results.slice(0, 3);
-    const readers = results.slice(3);
+    const writers = await Promise.all([
+      spawnWorker('writer', layer, 15, size),
+      spawnWorker('writer', layer, 15, size),
+      spawnWorker('writer', layer, 15, size),
+    ]);
+    await writeFile(join(dir, 'stop'), '');
+    const readers = await readersDone;
     for (const w of writers) expect(w).toMatchObject({ writes: 15, writeFailures: 0 });
     for (const r of readers) expect(r).toMatchObject({ discarded: 0, torn: 0 });
     expect(readers.reduce((n, r) => n + r.tocHits, 0)).toBeGreaterThan(0);

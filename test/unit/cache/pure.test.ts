@@ -45,6 +45,7 @@ describe('cache entry files', () => {
     tocDigest: 'sha256:2',
     footer: { kind: 'estargz', size: 51, tocOffset: 100 },
     blobSize: 200,
+    payload: 'json',
     payloadBytes: payload.length,
   } as const;
 
@@ -61,6 +62,7 @@ describe('cache entry files', () => {
     ['a JSON array', Buffer.from('[]\n')],
     ['another format', header({ format: 'starget-cache/2' })],
     ['an unknown kind', header({ kind: 'blob' })],
+    ['an unknown payload form', header({ payload: 'zstd' })],
     ['a negative payload size', header({ payloadBytes: -1 })],
     ['a fractional blob size', header({ blobSize: 1.5 })],
     ['a footer kind that is unknown', header({ footer: { kind: 'zstd', size: 51, tocOffset: 1 } })],
