@@ -178,6 +178,38 @@ async function pushTree(
   return digest;
 }
 
+/** An OCI image layout on disk (`oci-layout`, `index.json`, `blobs/sha256/…`). */
+export interface OciLayout {
+  dir: string;
+  /** the entries of `index.json` */
+  entries: OciDescriptor[];
+  /** the `index.json` entry whose `org.opencontainers.image.ref.name` is `tag`; throws when there is none */
+  tagged(tag: string): OciDescriptor;
+  /** the bytes of a blob (or manifest) by digest */
+  blob(digest: string): Promise<Buffer>;
+  /** a manifest or index parsed as JSON */
+  json<T = Record<string, unknown>>(digest: string): Promise<T>;
+}
+
+/** Opens the OCI image layout at `dir`. */
+export async function openLayout(dir: string): Promise<OciLayout> {
+  const index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as { manifests: OciDescriptor[] };
+  const blob = (digest: string) => readFile(join(dir, 'blobs', ...digest.split(':')));
+  return {
+    dir,
+    entries: index.manifests,
+    tagged(tag) {
+      const entry = index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
+      if (!entry) throw new Error(`${dir}/index.json has no entry tagged ${tag}`);
+      return entry;
+    },
+    blob,
+    async json(digest) {
+      return JSON.parse((await blob(digest)).toString('utf8'));
+    },
+  };
+}
+
 /**
  * Pushes the image tagged `layoutTag` (default `v1`, the `org.opencontainers.image.ref.name` annotation) in the
  * OCI image layout at `layoutDir` to `registryUrl/repo:tag` through the distribution API: blobs by
@@ -192,15 +224,8 @@ export async function pushLayout(
   tag: string,
   options: PushOptions & { layoutTag?: string } = {},
 ): Promise<PushResult> {
-  const index = JSON.parse(await readFile(join(layoutDir, 'index.json'), 'utf8')) as {
-    manifests: OciDescriptor[];
-  };
-  const layoutTag = options.layoutTag ?? 'v1';
-  const entry = index.manifests.find(
-    (m) => m.annotations?.['org.opencontainers.image.ref.name'] === layoutTag,
-  );
-  if (!entry) throw new Error(`${layoutDir}/index.json has no entry tagged ${layoutTag}`);
-  const store: BlobStore = (digest) => readFile(join(layoutDir, 'blobs', ...digest.split(':')));
+  const layout = await openLayout(layoutDir);
+  const entry = layout.tagged(options.layoutTag ?? 'v1');
   const pusher = new Pusher(registryUrl, repo, options);
   const result: PushResult = {
     digest: '',
@@ -209,7 +234,14 @@ export async function pushLayout(
     blobs: [],
     manifests: [],
   };
-  result.digest = await pushTree(pusher, store, entry.mediaType, await store(entry.digest), tag, result);
+  result.digest = await pushTree(
+    pusher,
+    layout.blob,
+    entry.mediaType,
+    await layout.blob(entry.digest),
+    tag,
+    result,
+  );
   return result;
 }
 
