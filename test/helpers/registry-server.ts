@@ -156,6 +156,20 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Kills registries still running when the test process exits (e.g. a suite that forgot `close()`). */
+function track(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const running of liveChildren) running.kill('SIGKILL');
+  });
+}
+
 /** The environment for the child: without REGISTRY_* variables, which would override the generated config. */
 function childEnvironment(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('REGISTRY_')));
@@ -211,6 +225,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
         env: childEnvironment(),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      track(child);
       let output = '';
       const collect = (chunk: Buffer) => {
         if (output.length < 1_000_000) output += chunk.toString('utf8');

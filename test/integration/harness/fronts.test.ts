@@ -298,3 +298,48 @@ describe('startFaultFront', () => {
     expect(JSON.stringify(front.requests)).not.toContain('revoked');
   });
 });
+
+describe('fault front with token revocation (token auth)', () => {
+  it('answers 401 with the challenge to a revoked token while a fresh one reads on', async () => {
+    const tokens = await startTokenServer({ anonymousPull: '*', users: { u: 'p' } });
+    const registry = await startRegistry({ auth: { type: 'token', tokenServer: tokens } });
+    const scope = 'repository:public/tricky:pull';
+    const front = await startFaultFront(registry, [
+      {
+        name: 'revoked',
+        match: { when: (r) => tokens.isRevoked(r.authorization) },
+        action: { type: 'status', status: 401, headers: { 'www-authenticate': tokens.challenge(scope) } },
+      },
+    ]);
+    try {
+      await pushLayout(registry.url, TRICKY, 'public/tricky', 'v1', {
+        credentials: { username: 'u', password: 'p' },
+      });
+      const { layer, blob } = await firstLayer();
+      const token = async () => {
+        const res = await fetch(`${tokens.realm}?service=${tokens.service}&scope=${scope}`);
+        return `Bearer ${((await res.json()) as { token: string }).token}`;
+      };
+      const read = (authorization: string) =>
+        fetch(`${front.url}/v2/public/tricky/blobs/${layer.digest}`, {
+          headers: { authorization, range: 'bytes=0-99' },
+        });
+      const old = await token();
+      const before = await read(old);
+      expect(before.status).toBe(206);
+      expect((await bytes(before)).equals(blob.subarray(0, 100))).toBe(true);
+      tokens.revokeIssued();
+      const refused = await read(old);
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('www-authenticate')).toBe(tokens.challenge(scope));
+      const after = await read(await token());
+      expect(after.status).toBe(206);
+      await after.arrayBuffer();
+      expect(front.requests.map((r) => r.fault)).toEqual([undefined, 'revoked', undefined]);
+    } finally {
+      await front.close();
+      await registry.close();
+      await tokens.close();
+    }
+  });
+});
