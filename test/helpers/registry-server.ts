@@ -29,8 +29,7 @@ export interface RegistryOptions {
   tls?: boolean | TestCertificate;
   /** path of the registry binary, default `docker-registry` on PATH, then /usr/bin/docker-registry */
   binary?: string;
-  /** extra top-level config sections merged over the generated ones (e.g. `{http: {relativeurls: true}}` is NOT
-   *  deep-merged: a given section replaces the generated one) */
+  /** extra top-level config sections; each one given replaces the generated section of that name (no deep merge) */
   extraConfig?: Record<string, unknown>;
   /** how long to wait for `/v2/` to answer, default 20 s */
   startTimeoutMs?: number;
