@@ -71,7 +71,13 @@ export interface ShapingProxy {
 const sleep = (ms: number): Promise<void> =>
   ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 
-/** A link shared by all responses: each chunk takes its turn on the wire at the capped rate. */
+/**
+ * A link shared by all responses: each chunk takes its turn on the wire at the capped rate. Up to
+ * `BURST_MS` of idle time is credited back, so timer lateness does not lower the rate below the cap
+ * (the long-run rate never exceeds it).
+ */
+const BURST_MS = 10;
+
 class Link {
   private freeAt = 0;
   constructor(private readonly bytesPerMs: number) {}
@@ -80,7 +86,7 @@ class Link {
   async transmit(bytes: number): Promise<void> {
     if (this.bytesPerMs <= 0) return;
     const now = performance.now();
-    const start = Math.max(now, this.freeAt);
+    const start = Math.max(now - BURST_MS, this.freeAt);
     this.freeAt = start + bytes / this.bytesPerMs;
     await sleep(this.freeAt - now);
   }
