@@ -303,6 +303,7 @@ describe('SafeWriter metadata', () => {
     expect(inner.mode & 0o7777).toBe(0o750);
     expect(outer.mtime.toISOString()).toBe(mtime.toISOString());
     expect(inner.mtime.toISOString()).toBe(mtime.toISOString());
+    await chmod(join(out, 'ro'), 0o755); // so that the temp dir can be removed when not root
   });
 
   it('sets symlink mtimes without touching the target', async () => {
