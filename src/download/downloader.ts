@@ -10,6 +10,7 @@ import type { BlobSource } from '../registry/types.js';
 import { checkRangeResponse, countBytes, parseModtime, resolveSource } from './_io.js';
 import { FileAssembler } from './file-assembler.js';
 import type { BlobSourceLookup, DownloadHandle, DownloadJob, DownloadResult } from './job.js';
+import { safeRelativeParts } from './paths.js';
 import { type ChunkTag, planDownload, type RangePlan } from './plan.js';
 import { runPool } from './pool.js';
 import { ProgressTracker } from './progress.js';
@@ -97,6 +98,10 @@ export class Downloader {
       warnings,
       durationMs: 0,
     };
+    const withXattrs = entries.filter((entry) => entry.xattrs && Object.keys(entry.xattrs).length > 0);
+    if (withXattrs.length > 0) {
+      this.#logger.debug('extended attributes are not written', { entries: withXattrs.length });
+    }
     const started = Date.now();
     const writer = await SafeWriter.create(job.outDir, {
       preserveOwner: options.preserveOwner,
@@ -255,9 +260,9 @@ function metadataOf(entry: DownloadEntry): EntryMetadata {
 }
 
 /**
- * Drops repeated entries (the same object twice) and refuses two different entries for one output path,
- * or an entry whose output path lies under a non-directory entry (it would be written through a symlink
- * or into a file).
+ * Checks every output path before anything is written: refuses unsafe paths (`..`, absolute, NUL), two
+ * different entries for one output path (the same object twice is dropped), and an entry under a
+ * non-directory entry (it would be written through a symlink or into a file).
  */
 function uniqueEntries<E extends DownloadEntry>(
   entries: readonly E[],
@@ -265,7 +270,7 @@ function uniqueEntries<E extends DownloadEntry>(
 ): E[] {
   const byPath = new Map<string, E>();
   for (const entry of entries) {
-    const path = normalise(outputPathOf(entry));
+    const path = safeRelativeParts(outputPathOf(entry)).join('/');
     const existing = byPath.get(path);
     if (existing && existing !== entry) {
       throw new StargzError('E_USAGE', `two entries would be written to ${path}`, { details: { path } });
@@ -286,13 +291,6 @@ function uniqueEntries<E extends DownloadEntry>(
     }
   }
   return [...byPath.values()];
-}
-
-function normalise(path: string): string {
-  return path
-    .split('/')
-    .filter((part) => part !== '' && part !== '.')
-    .join('/');
 }
 
 function throwIfAborted(signal: AbortSignal): void {

@@ -271,6 +271,7 @@ export class SafeWriter {
         let stats = await lstatOrNull(dir);
         if (!stats) {
           try {
+            await this.#assertCanonical(dirname(dir), path);
             await mkdir(dir, 0o755);
           } catch (error) {
             if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;

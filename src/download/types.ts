@@ -31,6 +31,8 @@ export interface DownloadEntry {
   chunks: readonly TocChunk[];
   /** digest of the layer blob the chunks live in */
   layerDigest: string;
+  /** extended attributes (not written: Node has no xattr API; logged at debug level) */
+  xattrs?: Record<string, Uint8Array>;
   /** for a hardlink: the image path of the file it links to (same layer) */
   hardlinkOf?: string;
 }
@@ -64,7 +66,8 @@ export type DecodeMembers = <T>(
 
 /** A warning the library reports instead of printing. */
 export interface DownloadWarning {
-  code: 'device-skipped' | 'owner-not-kept' | 'setid-dropped' | 'xattrs-not-kept';
+  /** device-skipped: a device or fifo was not created (not root); owner-not-kept: chown failed */
+  code: 'device-skipped' | 'owner-not-kept';
   path: string;
   message: string;
 }

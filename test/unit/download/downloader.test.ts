@@ -276,6 +276,21 @@ describe('Downloader', () => {
     expect(await listTree(out)).toEqual(['evil']);
   });
 
+  it.each(['../escape', '/abs', 'a/../../b'])(
+    'refuses the unsafe name %j before writing anything',
+    async (bad) => {
+      const layer = buildLayer([
+        { path: 'good', content: Buffer.from('good') },
+        { path: 'bad', content: Buffer.from('bad') },
+      ]);
+      const entries = [layer.files.get('good')!, { ...layer.files.get('bad')!, path: bad }];
+      const error = await failure(download(entries, sourcesOf([layer])));
+      expect(error.code).toBe('E_UNSAFE_PATH');
+      expect(await readdir(base)).toEqual(['outside']);
+      expect(sourcesOf([layer]).get(layer.digest)!.asked).toEqual([]);
+    },
+  );
+
   it('places entries where outputPathOf says', async () => {
     const layer = buildLayer([{ path: 'usr/bin/tool', content: Buffer.from('t') }]);
     await download([layer.files.get('usr/bin/tool')!], sourcesOf([layer]), {}, () => 'renamed');
