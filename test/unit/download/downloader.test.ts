@@ -284,10 +284,11 @@ describe('Downloader', () => {
         { path: 'bad', content: Buffer.from('bad') },
       ]);
       const entries = [layer.files.get('good')!, { ...layer.files.get('bad')!, path: bad }];
-      const error = await failure(download(entries, sourcesOf([layer])));
+      const sources = sourcesOf([layer]);
+      const error = await failure(download(entries, sources));
       expect(error.code).toBe('E_UNSAFE_PATH');
       expect(await readdir(base)).toEqual(['outside']);
-      expect(sourcesOf([layer]).get(layer.digest)!.asked).toEqual([]);
+      expect(sources.get(layer.digest)!.asked).toEqual([]);
     },
   );
 
