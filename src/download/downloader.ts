@@ -6,7 +6,7 @@
 
 import { StargzError, toStargzError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
-import type { BlobSource } from '../registry/types.js';
+import type { BlobRangeResponse, BlobSource } from '../registry/types.js';
 import { checkRangeResponse, countBytes, parseModtime, resolveSource } from './_io.js';
 import { FileAssembler } from './file-assembler.js';
 import type { BlobSourceLookup, DownloadHandle, DownloadJob, DownloadResult } from './job.js';
@@ -37,7 +37,15 @@ interface LayerState {
   ranges: RangePlan<ChunkTag>[];
   /** ranges a worker has taken (directly or into a whole-blob pass) */
   taken: Set<RangePlan<ChunkTag>>;
+  /** ranges whose request is sent but not answered yet */
+  waiting: Map<RangePlan<ChunkTag>, WaitingRequest>;
   whole: boolean;
+}
+
+interface WaitingRequest {
+  controller: AbortController;
+  /** taken over by a whole-blob pass: the answer is dropped */
+  absorbed: boolean;
 }
 
 export class Downloader {
@@ -201,7 +209,8 @@ export class Downloader {
 
   /**
    * Reads one range and cuts its chunks out. If the registry sends the whole blob instead, this worker
-   * extracts every not yet taken range of that layer from it in one pass.
+   * extracts from it, in one pass, every range of that layer not yet taken, and also those whose request
+   * is still waiting for an answer (they are cancelled); ranges already being decoded finish on their own.
    */
   async #fetchRange(
     range: RangePlan<ChunkTag>,
@@ -216,8 +225,25 @@ export class Downloader {
     if (layer.taken.has(range)) return;
     layer.taken.add(range);
     const source: BlobSource = resolveSource(this.#sources, range.layerDigest);
-    const response = await source.readRange(range.start, range.end, { signal });
+    const waiting: WaitingRequest = { controller: new AbortController(), absorbed: false };
+    const onAbort = () => waiting.controller.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    layer.waiting.set(range, waiting);
+    let response: BlobRangeResponse;
+    try {
+      response = await source.readRange(range.start, range.end, { signal: waiting.controller.signal });
+    } catch (error) {
+      if (waiting.absorbed && !signal.aborted) return;
+      throw error;
+    } finally {
+      layer.waiting.delete(range);
+      signal.removeEventListener('abort', onAbort);
+    }
     result.requests++;
+    if (waiting.absorbed) {
+      await response.body[Symbol.asyncIterator]().return?.();
+      return;
+    }
     checkRangeResponse(response, range.start, range.end, range.layerDigest);
     const body = countBytes(response.body, (bytes) => progress.fetched(bytes));
     if (response.kind === 'partial') {
@@ -230,9 +256,14 @@ export class Downloader {
       result.wholeBlobLayers.push(range.layerDigest);
       this.#logger.info('registry ignored Range: reading the whole layer once', { layer: range.layerDigest });
       emit({ type: 'fallback-whole-blob', layerDigest: range.layerDigest });
-      const rest = layer.ranges.filter((other) => !layer.taken.has(other));
-      for (const other of rest) layer.taken.add(other);
-      requests = [range, ...rest].flatMap((r) => r.requests).sort(byBlobPosition);
+      const absorbed = layer.ranges.filter((other) => !layer.taken.has(other));
+      for (const [other, state] of layer.waiting) {
+        state.absorbed = true;
+        state.controller.abort();
+        absorbed.push(other);
+      }
+      for (const other of absorbed) layer.taken.add(other);
+      requests = [range, ...absorbed].flatMap((r) => r.requests).sort(byBlobPosition);
     }
     await this.#decode(body, 0, requests, openSink, { signal });
   }
@@ -243,7 +274,7 @@ function layerStates(ranges: RangePlan<ChunkTag>[]): Map<string, LayerState> {
   for (const range of ranges) {
     let layer = layers.get(range.layerDigest);
     if (!layer) {
-      layer = { ranges: [], taken: new Set(), whole: false };
+      layer = { ranges: [], taken: new Set(), waiting: new Map(), whole: false };
       layers.set(range.layerDigest, layer);
     }
     layer.ranges.push(range);

@@ -191,11 +191,24 @@ describe('Downloader', () => {
     expect(await readFile(join(out, 'y'), 'utf8')).toBe('y');
   });
 
-  it('still writes every file right when several workers get the whole blob at once', async () => {
+  it.each([
+    ['answered at once', false],
+    ['still waiting (cancelled)', true],
+  ])('reads the blob once when the other requests of the layer are %s', async (_name, slowOthers) => {
     const contents = Array.from({ length: 8 }, () => randomBytes(30_000));
     const layer = buildLayer(contents.map((content, i) => ({ path: `f${i}`, content })));
-    const sources = sourcesOf([layer], { ignoreRange: true });
-    await download([...layer.files.values()], sources, { maxRangeBytes: 1, maxGap: 0, concurrency: 4 });
+    const first = layer.files.get('f0')!.chunks[0]!.offset;
+    const delay = async (start: number) => {
+      if (slowOthers && start !== first) await new Promise((r) => setTimeout(r, 30));
+    };
+    const sources = sourcesOf([layer], { ignoreRange: true, delay });
+    const { result } = await download([...layer.files.values()], sources, {
+      maxRangeBytes: 1,
+      maxGap: 0,
+      concurrency: 4,
+    });
+    expect(sources.get(layer.digest)!.asked.length).toBeGreaterThan(1);
+    expect(result.bytesFetched).toBe(layer.blob.length);
     for (const [i, content] of contents.entries())
       expect((await readFile(join(out, `f${i}`))).equals(content)).toBe(true);
   });
