@@ -45,6 +45,7 @@ export async function catFile(
   const requests: MemberRequest<number>[] = entry.chunks.map((chunk, index) => ({
     chunk,
     tag: index,
+    name: entry.path,
     ...(verify && chunk.chunkDigest ? { expectedDigest: chunk.chunkDigest } : {}),
   }));
   let nextChunk = 0;
@@ -86,10 +87,16 @@ export async function catFile(
       });
       if (response.kind === 'whole') {
         // the registry ignored Range: take every remaining chunk from this one pass over the blob
-        await options.decodeMembers(body, 0, requests.slice(nextChunk), openSink, { signal: options.signal });
+        await options.decodeMembers(body, 0, requests.slice(nextChunk), openSink, {
+          signal: options.signal,
+          verify,
+        });
         break;
       }
-      await options.decodeMembers(body, range.start, range.requests, openSink, { signal: options.signal });
+      await options.decodeMembers(body, range.start, range.requests, openSink, {
+        signal: options.signal,
+        verify,
+      });
     }
   } catch (error) {
     throw toStargzError(error, 'E_IO');

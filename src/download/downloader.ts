@@ -159,7 +159,8 @@ export class Downloader {
       const layers = layerStates(plan.ranges);
       await runPool(
         plan.ranges,
-        (range, poolSignal) => this.#fetchRange(range, layers, openSink, poolSignal, result, progress, emit),
+        (range, poolSignal) =>
+          this.#fetchRange(range, !options.skipVerify, layers, openSink, poolSignal, result, progress, emit),
         { concurrency: options.concurrency, signal },
       );
       for (const assembler of assemblers.values()) {
@@ -214,6 +215,7 @@ export class Downloader {
    */
   async #fetchRange(
     range: RangePlan<ChunkTag>,
+    verify: boolean,
     layers: Map<string, LayerState>,
     openSink: (request: MemberRequest<ChunkTag>) => Promise<ChunkSink>,
     signal: AbortSignal,
@@ -247,7 +249,7 @@ export class Downloader {
     checkRangeResponse(response, range.start, range.end, range.layerDigest);
     const body = countBytes(response.body, (bytes) => progress.fetched(bytes));
     if (response.kind === 'partial') {
-      await this.#decode(body, range.start, range.requests, openSink, { signal });
+      await this.#decode(body, range.start, range.requests, openSink, { signal, verify });
       return;
     }
     let requests = range.requests;
@@ -265,7 +267,7 @@ export class Downloader {
       for (const other of absorbed) layer.taken.add(other);
       requests = [range, ...absorbed].flatMap((r) => r.requests).sort(byBlobPosition);
     }
-    await this.#decode(body, 0, requests, openSink, { signal });
+    await this.#decode(body, 0, requests, openSink, { signal, verify });
   }
 }
 

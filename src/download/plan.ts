@@ -111,7 +111,7 @@ export function planDownload<E extends DownloadEntry>(
   const requestsByLayer = new Map<string, MemberRequest<ChunkTag<E>>[]>();
   for (const file of files) {
     file.entry.chunks.forEach((chunk, index) => {
-      const request: MemberRequest<ChunkTag<E>> = { chunk, tag: { file, index } };
+      const request: MemberRequest<ChunkTag<E>> = { chunk, tag: { file, index }, name: file.entry.path };
       if (options.verify !== false && chunk.chunkDigest) request.expectedDigest = chunk.chunkDigest;
       let list = requestsByLayer.get(file.entry.layerDigest);
       if (!list) {

@@ -41,8 +41,10 @@ export interface DownloadEntry {
 export interface MemberRequest<T> {
   chunk: TocChunk;
   tag: T;
-  /** digest the chunk's bytes must hash to; absent = do not check */
+  /** digest the chunk's bytes must hash to; the decoder defaults to chunk.chunkDigest */
   expectedDigest?: string;
+  /** names the file in error messages */
+  name?: string;
 }
 
 /** Where the decoder writes one chunk's bytes: `write` in order, then `end` (or `abort` on failure). */
@@ -53,15 +55,16 @@ export interface ChunkSink {
 }
 
 /**
- * Streams `body` (compressed bytes starting at blob offset `bodyStart`) and, for each request in order,
- * opens a sink and writes exactly that chunk's bytes, verifying `expectedDigest` when set.
+ * Streams `body` (compressed bytes starting at blob offset `bodyStart`) and, for each request in order
+ * (sorted by offset, innerOffset), opens a sink and writes exactly that chunk's bytes, verifying its digest
+ * unless `verify` is false; on failure every opened sink gets `abort`. (estargz/decode.ts `decodeMembers`.)
  */
 export type DecodeMembers = <T>(
   body: AsyncIterable<Uint8Array>,
   bodyStart: number,
   requests: readonly MemberRequest<T>[],
   openSink: (request: MemberRequest<T>) => ChunkSink | Promise<ChunkSink>,
-  options?: { signal?: AbortSignal },
+  options?: { signal?: AbortSignal; verify?: boolean },
 ) => Promise<void>;
 
 /** A warning the library reports instead of printing. */

@@ -149,11 +149,9 @@ export const bufferingDecoder: DecodeMembers = async (body, bodyStart, requests,
       throw new StargzError('E_CORRUPT', 'bad gzip member', { cause: error });
     }
     const bytes = plain.subarray(innerOffset, innerOffset + chunkSize);
-    if (request.expectedDigest && sha256(bytes) !== request.expectedDigest) {
-      throw new StargzError(
-        'E_DIGEST_MISMATCH',
-        `chunk at ${offset} does not match ${request.expectedDigest}`,
-      );
+    const expected = request.expectedDigest ?? request.chunk.chunkDigest;
+    if (options?.verify !== false && expected && sha256(bytes) !== expected) {
+      throw new StargzError('E_DIGEST_MISMATCH', `chunk at ${offset} does not match ${expected}`);
     }
     const sink = await openSink(request);
     const half = Math.floor(bytes.length / 2);
