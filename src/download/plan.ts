@@ -65,8 +65,7 @@ export function planDownload<E extends DownloadEntry>(
   const specials: E[] = [];
   const files: PlannedFile<E>[] = [];
   const hardlinks: { entry: E; target: PlannedFile<E> }[] = [];
-  const contentOwner = new Map<string, PlannedFile<E>>();
-  const linkCandidates: E[] = [];
+  const groups = new Map<string, E[]>();
 
   for (const entry of entries) {
     switch (entry.type) {
@@ -81,30 +80,24 @@ export function planDownload<E extends DownloadEntry>(
       case 'fifo':
         specials.push(entry);
         break;
-      case 'reg':
+      case 'reg': {
         checkChunks(entry);
-        if (entry.hardlinkOf === undefined) {
-          const file = { entry };
-          files.push(file);
-          contentOwner.set(contentKey(entry.layerDigest, entry.path), file);
-        } else {
-          linkCandidates.push(entry);
-        }
+        const key = contentKey(entry);
+        const group = groups.get(key);
+        if (group) group.push(entry);
+        else groups.set(key, [entry]);
         break;
+      }
     }
   }
-  // A hardlink whose target is downloaded too becomes a link; otherwise the first name of the group is
-  // fetched and the others link to it.
-  for (const entry of linkCandidates) {
-    const key = contentKey(entry.layerDigest, entry.hardlinkOf!);
-    const owner = contentOwner.get(key);
-    if (owner) {
-      hardlinks.push({ entry, target: owner });
-    } else {
-      const file = { entry };
-      files.push(file);
-      contentOwner.set(key, file);
-    }
+  // Names of one content (hardlinks in the image) are fetched once: the original name when it is wanted,
+  // else the first; the other names are hardlinked to it.
+  for (const group of groups.values()) {
+    const owner =
+      group.find((entry) => entry.hardlinkOf === undefined && sourceOf(entry) === entry.path) ?? group[0]!;
+    const file = { entry: owner };
+    files.push(file);
+    for (const entry of group) if (entry !== owner) hardlinks.push({ entry, target: file });
   }
   dirs.sort((a, b) => depth(a.path) - depth(b.path));
 
@@ -188,8 +181,15 @@ function invalid(entry: DownloadEntry, chunk?: TocChunk): StargzError {
   });
 }
 
-function contentKey(layerDigest: string, path: string): string {
-  return `${layerDigest}\0${path}`;
+/** The TOC name holding an entry's content: its hardlink target, or its own name. */
+function sourceOf(entry: DownloadEntry): string {
+  return entry.hardlinkOf ?? entry.sourcePath ?? entry.path;
+}
+
+/** Entries with one key share their bytes: same layer, same source name, same chunks and digest. */
+function contentKey(entry: DownloadEntry): string {
+  const chunks = entry.chunks.map((c) => `${c.offset}+${c.innerOffset}:${c.chunkSize}`).join(',');
+  return [entry.layerDigest, sourceOf(entry), entry.size, entry.digest ?? '', chunks].join('\0');
 }
 
 function depth(path: string): number {

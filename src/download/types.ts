@@ -35,6 +35,8 @@ export interface DownloadEntry {
   xattrs?: Record<string, Uint8Array>;
   /** for a hardlink: the image path of the file it links to (same layer) */
   hardlinkOf?: string;
+  /** the TOC name holding the content (the path itself, or a hardlink's target even when not in view) */
+  sourcePath?: string;
 }
 
 /** One chunk the decoder should cut out of a compressed body, with the caller's tag. */

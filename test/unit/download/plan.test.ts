@@ -204,6 +204,25 @@ describe('planDownload', () => {
     expect(plan.hardlinks.map((h) => [h.entry.path, h.target.entry.path])).toEqual([['x/b', 'x/a']]);
   });
 
+  it('links names sharing a sourcePath (a hardlink whose first name was whited out)', () => {
+    const a = file('other/survivor', [[0, 50]], { sourcePath: 'data/orig' });
+    const b = file('other/second', [[0, 50]], { sourcePath: 'data/orig' });
+    const plan = planDownload([a, b]);
+    expect(plan.files.map((f) => f.entry.path)).toEqual(['other/survivor']);
+    expect(plan.hardlinks.map((h) => [h.entry.path, h.target.entry.path])).toEqual([
+      ['other/second', 'other/survivor'],
+    ]);
+  });
+
+  it('does not link names whose content differs, whatever they claim', () => {
+    const a = file('a', [[0, 50]], { sourcePath: 'same' });
+    const b = file('b', [[60, 90]], { sourcePath: 'same' });
+    const c = file('c', [[0, 50]], { sourcePath: 'same', digest: 'sha256:other' });
+    const plan = planDownload([a, b, c]);
+    expect(plan.files.map((f) => f.entry.path)).toEqual(['a', 'b', 'c']);
+    expect(plan.hardlinks).toEqual([]);
+  });
+
   it('does not link across layers', () => {
     const target = file('orig', [[0, 50]], { layerDigest: L2 });
     const link = file('link', [[0, 50]], { hardlinkOf: 'orig' });
