@@ -7,15 +7,16 @@ import { StargzError } from '../errors.js';
  * Refuses absolute paths, `..` anywhere, NUL bytes and paths that name the output directory itself.
  */
 export function safeRelativeParts(path: string): string[] {
-  if (path.includes('\0')) throw unsafe(path, 'it contains a NUL byte');
-  if (path.startsWith('/')) throw unsafe(path, 'it is absolute');
+  if (path.includes('\0')) throw unsafePath(path, 'it contains a NUL byte');
+  if (path.startsWith('/')) throw unsafePath(path, 'it is absolute');
   const parts = path.split('/').filter((part) => part !== '' && part !== '.');
-  if (parts.includes('..')) throw unsafe(path, 'it contains ".."');
-  if (parts.length === 0) throw unsafe(path, 'it names the output directory itself');
+  if (parts.includes('..')) throw unsafePath(path, 'it contains ".."');
+  if (parts.length === 0) throw unsafePath(path, 'it names the output directory itself');
   return parts;
 }
 
-function unsafe(path: string, why: string): StargzError {
+/** E_UNSAFE_PATH naming the path and why it was refused. */
+export function unsafePath(path: string, why: string): StargzError {
   return new StargzError('E_UNSAFE_PATH', `refusing to write ${JSON.stringify(path)}: ${why}`, {
     details: { path },
   });

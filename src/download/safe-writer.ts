@@ -4,7 +4,6 @@
  * before the run), files are written under a temporary name and renamed into place only on commit.
  */
 
-import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import {
   type FileHandle,
@@ -23,8 +22,9 @@ import {
 import { dirname, join } from 'node:path';
 import { StargzError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
+import { depth, ioError, lstatOrNull, readAll, TEMP_PREFIX, tempName } from './_fs.js';
 import { makeSpecialFile, type SpecialFileKind } from './_special-files.js';
-import { safeRelativeParts } from './paths.js';
+import { safeRelativeParts, unsafePath as unsafe } from './paths.js';
 import type { DownloadWarning } from './types.js';
 
 export interface SafeWriterOptions {
@@ -61,7 +61,7 @@ export interface FileWriter {
   abort(): Promise<void>;
 }
 
-export const TEMP_PREFIX = '.starget-tmp-';
+export { TEMP_PREFIX };
 
 const TEMP_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
 const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
@@ -433,47 +433,4 @@ export class SafeWriter {
       throw ioError(`cannot write ${path}`, error, path);
     }
   }
-}
-
-function tempName(): string {
-  return TEMP_PREFIX + randomBytes(8).toString('hex');
-}
-
-function depth(abs: string): number {
-  return abs.split('/').length;
-}
-
-async function lstatOrNull(abs: string) {
-  try {
-    return await lstat(abs);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-}
-
-async function* readAll(handle: FileHandle): AsyncIterable<Uint8Array> {
-  const buffer = Buffer.alloc(256 * 1024);
-  let position = 0;
-  for (;;) {
-    const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
-    if (bytesRead === 0) return;
-    yield buffer.subarray(0, bytesRead);
-    position += bytesRead;
-  }
-}
-
-function unsafe(path: string, why: string): StargzError {
-  return new StargzError('E_UNSAFE_PATH', `refusing to write ${JSON.stringify(path)}: ${why}`, {
-    details: { path },
-  });
-}
-
-function ioError(message: string, error: unknown, path: string): StargzError {
-  if (StargzError.is(error)) return error;
-  const code = (error as NodeJS.ErrnoException)?.code;
-  return new StargzError('E_IO', `${message}${code ? ` (${code})` : ''}`, {
-    cause: error,
-    details: { path },
-  });
 }
