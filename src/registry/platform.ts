@@ -107,8 +107,8 @@ export function availablePlatforms(manifests: readonly Descriptor[]): string[] {
 }
 
 /**
- * The index entry for a platform: among matches, an exact variant match first, then the first in index
- * order. Undefined when none matches.
+ * The index entry for a platform: among matches, an exact variant match first (arm without a variant
+ * prefers v7), then the first in index order. Undefined when none matches.
  */
 export function selectPlatformManifest(
   manifests: readonly Descriptor[],
@@ -120,10 +120,10 @@ export function selectPlatformManifest(
   );
   if (candidates.length <= 1) return candidates[0];
   const want = normalizePlatform(wanted);
+  // 32-bit arm without a variant means v7, as containerd reads it
+  const preferred = want.variant ?? (want.architecture === 'arm' ? 'v7' : undefined);
   return (
-    candidates.find((descriptor) => {
-      const have = normalizePlatform(descriptor.platform as Platform);
-      return have.variant === want.variant;
-    }) ?? candidates[0]
+    candidates.find((descriptor) => normalizePlatform(descriptor.platform as Platform).variant === preferred) ??
+    candidates[0]
   );
 }
