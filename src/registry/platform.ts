@@ -123,7 +123,8 @@ export function selectPlatformManifest(
   // 32-bit arm without a variant means v7, as containerd reads it
   const preferred = want.variant ?? (want.architecture === 'arm' ? 'v7' : undefined);
   return (
-    candidates.find((descriptor) => normalizePlatform(descriptor.platform as Platform).variant === preferred) ??
-    candidates[0]
+    candidates.find(
+      (descriptor) => normalizePlatform(descriptor.platform as Platform).variant === preferred,
+    ) ?? candidates[0]
   );
 }

@@ -59,7 +59,10 @@ export function sha256(data: Uint8Array | string): string {
 }
 
 /** Parses `bytes=a-b` / `bytes=a-` against a size; undefined for anything else. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | undefined {
   const match = header === undefined ? null : /^bytes=(\d+)-(\d*)$/.exec(header);
   if (!match) return undefined;
   const start = Number(match[1]);
@@ -82,16 +85,31 @@ export function sendBlob(req: IncomingMessage, res: ServerResponse, data: Buffer
   res.end(req.method === 'HEAD' ? undefined : data.subarray(range.start, range.end));
 }
 
-export function sendError(res: ServerResponse, status: number, code: string, message: string, headers = {}): void {
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers = {},
+): void {
   const body = JSON.stringify({ errors: [{ code, message, detail: null }] });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    ...headers,
+  });
   res.end(body);
 }
 
 export type AuthMode =
   | { kind: 'none' }
   | { kind: 'basic'; username: string; password: string }
-  | { kind: 'bearer'; realm: string; service: string; accepts: (token: string, repository: string) => boolean };
+  | {
+      kind: 'bearer';
+      realm: string;
+      service: string;
+      accepts: (token: string, repository: string) => boolean;
+    };
 
 /** A manifest stored in the fake registry, served with its own media type. */
 interface StoredManifest {
@@ -169,7 +187,9 @@ export async function startFakeRegistry(): Promise<FakeRegistry> {
       const separator = target.startsWith('sha256:') ? '@' : ':';
       const stored = manifests.get(`${repository}${separator}${target}`);
       if (stored === undefined) {
-        const known = [...manifests.keys()].some((key) => key.startsWith(`${repository}:`) || key.startsWith(`${repository}@`));
+        const known = [...manifests.keys()].some(
+          (key) => key.startsWith(`${repository}:`) || key.startsWith(`${repository}@`),
+        );
         if (known) sendError(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
         else sendError(res, 404, 'NAME_UNKNOWN', 'repository name not known to registry');
         return;
@@ -236,7 +256,9 @@ export async function startBlobStore(blobs: Map<string, Buffer>): Promise<BlobSt
     if (store.intercept?.(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.searchParams.get('sig') !== signature) {
-      res.writeHead(403, { 'content-type': 'application/xml' }).end('<Error><Code>AccessDenied</Code></Error>');
+      res
+        .writeHead(403, { 'content-type': 'application/xml' })
+        .end('<Error><Code>AccessDenied</Code></Error>');
       return;
     }
     const data = blobs.get(url.pathname.slice('/blobs/'.length));
@@ -292,7 +314,10 @@ export async function startTokenServer(): Promise<FakeTokenServer> {
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-      if (form.get('grant_type') !== 'refresh_token' || form.get('refresh_token') !== controls.identityToken) {
+      if (
+        form.get('grant_type') !== 'refresh_token' ||
+        form.get('refresh_token') !== controls.identityToken
+      ) {
         res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_grant"}');
         return;
       }
@@ -301,7 +326,9 @@ export async function startTokenServer(): Promise<FakeTokenServer> {
     } else if (req.headers.authorization !== undefined) {
       const expected = `Basic ${Buffer.from(`${controls.username}:${controls.password}`).toString('base64')}`;
       if (req.headers.authorization !== expected) {
-        res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"incorrect username or password"}');
+        res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end('{"details":"incorrect username or password"}');
         return;
       }
       subject = controls.username;

@@ -21,7 +21,11 @@ function imageManifest(registry: FakeRegistry, label: string) {
   return {
     schemaVersion: 2,
     mediaType: MEDIA_TYPES.ociManifest,
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: registry.putBlob(config), size: config.length },
+    config: {
+      mediaType: 'application/vnd.oci.image.config.v1+json',
+      digest: registry.putBlob(config),
+      size: config.length,
+    },
     layers: [
       {
         mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
@@ -42,20 +46,45 @@ describe('RegistryClient.getManifest against a scripted registry', () => {
   beforeAll(async () => {
     registry = await startFakeRegistry();
     ref = (path) => parseReference(`${registry.host}/${path}`);
-    digests.single = registry.putManifest('app/single', 'v1', imageManifest(registry, 'single'), MEDIA_TYPES.ociManifest);
+    digests.single = registry.putManifest(
+      'app/single',
+      'v1',
+      imageManifest(registry, 'single'),
+      MEDIA_TYPES.ociManifest,
+    );
     const docker = { ...imageManifest(registry, 'docker'), mediaType: MEDIA_TYPES.dockerManifest };
     digests.docker = registry.putManifest('app/docker', 'v1', docker, MEDIA_TYPES.dockerManifest);
-    const amd = registry.putManifest('app/multi', undefined, imageManifest(registry, 'amd64'), MEDIA_TYPES.ociManifest);
-    const arm = registry.putManifest('app/multi', undefined, imageManifest(registry, 'arm64'), MEDIA_TYPES.ociManifest);
+    const amd = registry.putManifest(
+      'app/multi',
+      undefined,
+      imageManifest(registry, 'amd64'),
+      MEDIA_TYPES.ociManifest,
+    );
+    const arm = registry.putManifest(
+      'app/multi',
+      undefined,
+      imageManifest(registry, 'arm64'),
+      MEDIA_TYPES.ociManifest,
+    );
     digests.amd = amd;
     digests.arm = arm;
     const index = {
       schemaVersion: 2,
       mediaType: MEDIA_TYPES.ociIndex,
       manifests: [
-        { mediaType: MEDIA_TYPES.ociManifest, digest: amd, size: registry.manifests.get(`app/multi@${amd}`)?.bytes.length, platform: { os: 'linux', architecture: 'amd64' } },
+        {
+          mediaType: MEDIA_TYPES.ociManifest,
+          digest: amd,
+          size: registry.manifests.get(`app/multi@${amd}`)?.bytes.length,
+          platform: { os: 'linux', architecture: 'amd64' },
+        },
         // arm64 without a variant: linux/arm64 (v8) must match it
-        { mediaType: MEDIA_TYPES.ociManifest, digest: arm, size: registry.manifests.get(`app/multi@${arm}`)?.bytes.length, platform: { os: 'linux', architecture: 'arm64' } },
+        {
+          mediaType: MEDIA_TYPES.ociManifest,
+          digest: arm,
+          size: registry.manifests.get(`app/multi@${arm}`)?.bytes.length,
+          platform: { os: 'linux', architecture: 'arm64' },
+        },
         {
           mediaType: MEDIA_TYPES.ociManifest,
           digest: sha256('attestation'),
@@ -66,13 +95,21 @@ describe('RegistryClient.getManifest against a scripted registry', () => {
       ],
     };
     digests.index = registry.putManifest('app/multi', 'v1', index, MEDIA_TYPES.ociIndex);
-    registry.putManifest('app/schema1', 'v1', { schemaVersion: 1, name: 'x', fsLayers: [] }, MEDIA_TYPES.dockerSchema1Signed);
+    registry.putManifest(
+      'app/schema1',
+      'v1',
+      { schemaVersion: 1, name: 'x', fsLayers: [] },
+      MEDIA_TYPES.dockerSchema1Signed,
+    );
     const huge = { ...imageManifest(registry, 'huge'), padding: 'x'.repeat(4 * 1024 * 1024) };
     registry.putManifest('app/huge', 'v1', huge, MEDIA_TYPES.ociManifest);
   });
 
   beforeEach(() => {
-    client = new RegistryClient({ platform: { os: 'linux', architecture: 'amd64' }, retry: { maxRetries: 0 } });
+    client = new RegistryClient({
+      platform: { os: 'linux', architecture: 'amd64' },
+      retry: { maxRetries: 0 },
+    });
     registry.controls.intercept = undefined;
     registry.controls.omitDigestHeader = false;
   });
@@ -92,7 +129,8 @@ describe('RegistryClient.getManifest against a scripted registry', () => {
     expect(image.indexDigest).toBeUndefined();
     const request = registry.requests.at(-1);
     expect(request?.path).toBe('/v2/app/single/manifests/v1');
-    for (const type of Object.values(MEDIA_TYPES).slice(0, 4)) expect(request?.headers.accept).toContain(type);
+    for (const type of Object.values(MEDIA_TYPES).slice(0, 4))
+      expect(request?.headers.accept).toContain(type);
     expect(request?.headers.accept).toBe(MANIFEST_ACCEPT);
   });
 
@@ -111,7 +149,9 @@ describe('RegistryClient.getManifest against a scripted registry', () => {
       platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
     });
     expect(arm.digest).toBe(digests.arm);
-    expect(JSON.parse(Buffer.from(arm.manifestBytes).toString()).layers[0].size).toBe('layer of arm64'.length);
+    expect(JSON.parse(Buffer.from(arm.manifestBytes).toString()).layers[0].size).toBe(
+      'layer of arm64'.length,
+    );
   });
 
   it('lists the platforms an index has when the asked one is missing', async () => {
@@ -132,13 +172,17 @@ describe('RegistryClient.getManifest against a scripted registry', () => {
   it('names the reference and the tag in a MANIFEST_UNKNOWN error', async () => {
     const error = await failure(client.getManifest(ref('app/single:nope')));
     expect(error.code).toBe('E_NOT_FOUND');
-    expect(error.message).toBe(`manifest for ${registry.host}/app/single:nope not found (HTTP 404): check the tag`);
+    expect(error.message).toBe(
+      `manifest for ${registry.host}/app/single:nope not found (HTTP 404): check the tag`,
+    );
   });
 
   it('names the repository in a NAME_UNKNOWN error', async () => {
     const error = await failure(client.getManifest(ref('nobody/here:v1')));
     expect(error.code).toBe('E_NOT_FOUND');
-    expect(error.message).toBe(`repository ${registry.host}/nobody/here not found (HTTP 404): check the repository name`);
+    expect(error.message).toBe(
+      `repository ${registry.host}/nobody/here not found (HTTP 404): check the repository name`,
+    );
   });
 
   it('maps DENIED to E_AUTH and TOOMANYREQUESTS to E_RATE_LIMITED', async () => {
@@ -181,7 +225,9 @@ describe('RegistryClient.getManifest against a scripted registry', () => {
     registry.controls.omitDigestHeader = true;
     registry.controls.intercept = (req, res) => {
       if (!req.url?.includes(`/manifests/${digests.single}`)) return false;
-      res.writeHead(200, { 'content-type': MEDIA_TYPES.ociManifest }).end(JSON.stringify(imageManifest(registry, 'other')));
+      res
+        .writeHead(200, { 'content-type': MEDIA_TYPES.ociManifest })
+        .end(JSON.stringify(imageManifest(registry, 'other')));
       return true;
     };
     const error = await failure(client.getManifest(ref(`app/single@${digests.single}`)));

@@ -23,7 +23,11 @@ const cases: [string, string | string[] | undefined, AuthChallenge[]][] = [
     'BEARER Realm="https://r/token", SERVICE=svc',
     [{ scheme: 'bearer', params: { realm: 'https://r/token', service: 'svc' } }],
   ],
-  ['basic with realm', 'Basic realm="Registry Realm"', [{ scheme: 'basic', params: { realm: 'Registry Realm' } }]],
+  [
+    'basic with realm',
+    'Basic realm="Registry Realm"',
+    [{ scheme: 'basic', params: { realm: 'Registry Realm' } }],
+  ],
   ['bare scheme', 'Basic', [{ scheme: 'basic', params: {} }]],
   [
     'comma inside quotes',
@@ -70,7 +74,11 @@ const cases: [string, string | string[] | undefined, AuthChallenge[]][] = [
     'Bearer realm="", realm="https://other"',
     [{ scheme: 'bearer', params: { realm: '' } }],
   ],
-  ['unterminated quote is lenient', 'Bearer realm="https://r/t', [{ scheme: 'bearer', params: { realm: 'https://r/t' } }]],
+  [
+    'unterminated quote is lenient',
+    'Bearer realm="https://r/t',
+    [{ scheme: 'bearer', params: { realm: 'https://r/t' } }],
+  ],
   ['leading commas and spaces', ' , ,Basic realm=x', [{ scheme: 'basic', params: { realm: 'x' } }]],
 ];
 

@@ -11,7 +11,11 @@ import {
 } from '../../../src/registry/platform.js';
 import type { Descriptor, Platform } from '../../../src/registry/types.js';
 
-const entry = (n: number, platform: Descriptor['platform'], annotations?: Record<string, string>): Descriptor => ({
+const entry = (
+  n: number,
+  platform: Descriptor['platform'],
+  annotations?: Record<string, string>,
+): Descriptor => ({
   mediaType: 'application/vnd.oci.image.manifest.v1+json',
   digest: `sha256:${String(n).repeat(64).slice(0, 64)}`,
   size: 100 + n,
@@ -25,7 +29,11 @@ const index: Descriptor[] = [
   entry(3, { os: 'linux', architecture: 'arm', variant: 'v7' }),
   entry(4, { os: 'linux', architecture: 'arm64', variant: 'v8' }),
   entry(5, { os: 'linux', architecture: 's390x' }),
-  entry(6, { os: 'unknown', architecture: 'unknown' }, { 'vnd.docker.reference.type': 'attestation-manifest' }),
+  entry(
+    6,
+    { os: 'unknown', architecture: 'unknown' },
+    { 'vnd.docker.reference.type': 'attestation-manifest' },
+  ),
   entry(7, { os: 'windows', architecture: 'amd64', 'os.version': '10.0.17763.1' }),
 ];
 
@@ -66,11 +74,26 @@ describe('parsePlatform / formatPlatform', () => {
 
 describe('normalizePlatform', () => {
   it.each([
-    [{ os: 'Linux', architecture: 'x86_64' }, { os: 'linux', architecture: 'amd64' }],
-    [{ os: 'linux', architecture: 'aarch64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }],
-    [{ os: 'linux', architecture: 'arm64', variant: '' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }],
-    [{ os: 'linux', architecture: 'armhf' }, { os: 'linux', architecture: 'arm', variant: 'v7' }],
-    [{ os: 'linux', architecture: 'arm', variant: '7' }, { os: 'linux', architecture: 'arm', variant: 'v7' }],
+    [
+      { os: 'Linux', architecture: 'x86_64' },
+      { os: 'linux', architecture: 'amd64' },
+    ],
+    [
+      { os: 'linux', architecture: 'aarch64' },
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    ],
+    [
+      { os: 'linux', architecture: 'arm64', variant: '' },
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    ],
+    [
+      { os: 'linux', architecture: 'armhf' },
+      { os: 'linux', architecture: 'arm', variant: 'v7' },
+    ],
+    [
+      { os: 'linux', architecture: 'arm', variant: '7' },
+      { os: 'linux', architecture: 'arm', variant: 'v7' },
+    ],
   ] as [Platform, Platform][])('%j → %j', (input, output) => {
     expect(normalizePlatform(input)).toEqual(output);
   });
@@ -79,10 +102,18 @@ describe('normalizePlatform', () => {
 describe('platformMatches', () => {
   it.each([
     [{ os: 'linux', architecture: 'arm64', variant: 'v8' }, { os: 'linux', architecture: 'arm64' }, true],
-    [{ os: 'linux', architecture: 'arm64', variant: 'v8' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }, true],
+    [
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      true,
+    ],
     [{ os: 'linux', architecture: 'arm64' }, { os: 'linux', architecture: 'arm64', variant: 'v8' }, true],
     [{ os: 'linux', architecture: 'arm64', variant: 'v9' }, { os: 'linux', architecture: 'arm64' }, false],
-    [{ os: 'linux', architecture: 'arm', variant: 'v7' }, { os: 'linux', architecture: 'arm', variant: 'v6' }, false],
+    [
+      { os: 'linux', architecture: 'arm', variant: 'v7' },
+      { os: 'linux', architecture: 'arm', variant: 'v6' },
+      false,
+    ],
     [{ os: 'linux', architecture: 'amd64' }, { os: 'windows', architecture: 'amd64' }, false],
     [{ os: 'linux', architecture: 'x86_64' }, { os: 'linux', architecture: 'amd64' }, true],
   ] as [Platform, Platform, boolean][])('want %j, have %j → %s', (want, have, matches) => {
@@ -105,8 +136,13 @@ describe('selectPlatformManifest', () => {
   });
 
   it('prefers the exact variant among several matches', () => {
-    const list = [entry(1, { os: 'linux', architecture: 'arm64', variant: 'v9' }), entry(2, { os: 'linux', architecture: 'arm64' })];
-    expect(selectPlatformManifest(list, { os: 'linux', architecture: 'arm64' })?.digest).toBe(list[1]?.digest);
+    const list = [
+      entry(1, { os: 'linux', architecture: 'arm64', variant: 'v9' }),
+      entry(2, { os: 'linux', architecture: 'arm64' }),
+    ];
+    expect(selectPlatformManifest(list, { os: 'linux', architecture: 'arm64' })?.digest).toBe(
+      list[1]?.digest,
+    );
   });
 
   it('returns undefined for a platform that is not there, and never picks attestations', () => {

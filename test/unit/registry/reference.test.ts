@@ -39,7 +39,10 @@ const valid: [string, ImageReference][] = [
   ['a/b---c', { registry: 'docker.io', repository: 'a/b---c', tag: 'latest' }],
   ['x:Tag_1.2-rc', { registry: 'docker.io', repository: 'library/x', tag: 'Tag_1.2-rc' }],
   [`x:${'t'.repeat(128)}`, { registry: 'docker.io', repository: 'library/x', tag: 't'.repeat(128) }],
-  ['sub.example.com:8443/deep/path/repo', { registry: 'sub.example.com:8443', repository: 'deep/path/repo', tag: 'latest' }],
+  [
+    'sub.example.com:8443/deep/path/repo',
+    { registry: 'sub.example.com:8443', repository: 'deep/path/repo', tag: 'latest' },
+  ],
 ];
 
 const invalid: [string, RegExp][] = [

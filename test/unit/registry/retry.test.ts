@@ -82,13 +82,18 @@ describe('isRetryableStatus', () => {
 });
 
 describe('isRetryableNetworkError', () => {
-  const withCode = (code: string, cause?: unknown): Error => Object.assign(new Error('x', { cause }), { code });
+  const withCode = (code: string, cause?: unknown): Error =>
+    Object.assign(new Error('x', { cause }), { code });
   it.each([
     ['ECONNRESET', withCode('ECONNRESET'), true],
     ['ECONNREFUSED', withCode('ECONNREFUSED'), true],
     ['undici socket error', withCode('UND_ERR_SOCKET'), true],
     ['body timeout', withCode('UND_ERR_BODY_TIMEOUT'), true],
-    ['terminated with socket cause', new TypeError('terminated', { cause: withCode('UND_ERR_SOCKET') }), true],
+    [
+      'terminated with socket cause',
+      new TypeError('terminated', { cause: withCode('UND_ERR_SOCKET') }),
+      true,
+    ],
     ['code on the cause', new Error('fetch failed', { cause: withCode('ECONNRESET') }), true],
     ['DNS name not found', withCode('ENOTFOUND'), false],
     ['certificate error', withCode('CERT_HAS_EXPIRED'), false],
