@@ -22,7 +22,7 @@ const CLIENT_ID = 'starget';
 
 interface CachedToken {
   value: string;
-  expiresAt: number;
+  /** when to fetch a new one: a little before it expires */
   refreshAt: number;
 }
 
@@ -85,18 +85,21 @@ export class Authenticator {
     this.challenges.set(registry, challenge);
   }
 
-  /** @internal A token for the challenge and scope: cached while fresh, else fetched (once for concurrent asks). */
+  /**
+   * @internal A token for the challenge and scope: cached while fresh, else fetched (once for concurrent
+   * asks). `rejected` is a token the registry refused: it is dropped from the cache, a newer one is kept.
+   */
   async token(
     registry: string,
     challenge: AuthChallenge,
     scope: string,
     credential: Credential | undefined,
-    fresh: boolean,
+    rejected?: string,
   ): Promise<string> {
     const key = `${challenge.params.realm ?? ''}\n${challenge.params.service ?? ''}\n${scope}`;
     const cached = this.tokens.get(key);
-    if (!fresh && cached !== undefined && this.transport.now() < cached.refreshAt) return cached.value;
-    if (fresh && cached !== undefined) this.tokens.delete(key);
+    if (cached !== undefined && cached.value === rejected) this.tokens.delete(key);
+    else if (cached !== undefined && this.transport.now() < cached.refreshAt) return cached.value;
     let pending = this.pending.get(key);
     if (pending === undefined) {
       pending = this.fetchToken(registry, challenge, scope, credential).finally(() =>
@@ -217,7 +220,7 @@ export class Authenticator {
     const lifetimeMs = expiresIn * 1000;
     const now = this.transport.now();
     const leeway = Math.min(MAX_REFRESH_LEEWAY_MS, lifetimeMs / 4);
-    return { value, expiresAt: now + lifetimeMs, refreshAt: now + lifetimeMs - leeway };
+    return { value, refreshAt: now + lifetimeMs - leeway };
   }
 }
 
@@ -242,7 +245,7 @@ class RepositoryAuthorizer implements RequestAuthorizer {
     if (challenge.scheme === 'basic') {
       return credential?.kind === 'basic' ? basicValue(credential.username, credential.password) : undefined;
     }
-    return `Bearer ${await this.auth.token(this.registry, challenge, this.scope, credential, false)}`;
+    return `Bearer ${await this.auth.token(this.registry, challenge, this.scope, credential)}`;
   }
 
   async unauthorized(headers: string[], sent: string | undefined): Promise<boolean> {
@@ -259,7 +262,8 @@ class RepositoryAuthorizer implements RequestAuthorizer {
     // Bearer: fetch a fresh token once per operation (expired or revoked tokens); a fresh one refused is final
     if (this.renewed) return false;
     this.renewed = true;
-    await this.auth.token(this.registry, challenge, this.scope, credential, sent !== undefined);
+    const rejected = sent?.startsWith('Bearer ') ? sent.slice('Bearer '.length) : undefined;
+    await this.auth.token(this.registry, challenge, this.scope, credential, rejected);
     return true;
   }
 }

@@ -12,7 +12,7 @@ import type { HttpResponse } from './http-response.js';
 import { redactUrl } from './http-response.js';
 import { isValidDigest } from './reference.js';
 import { type ErrorSubject, registryError } from './registry-errors.js';
-import { isRetryableNetworkError, networkErrorCode } from './retry.js';
+import { describeCause, isRetryableNetworkError } from './retry.js';
 import type { BlobRangeResponse, ImageReference } from './types.js';
 
 /** What a client remembers about blobs across reads. */
@@ -183,7 +183,7 @@ class BlobRead {
         if (StargzError.is(error)) throw error;
         if (this.options.signal?.aborted) throw new StargzError('E_ABORTED', 'the operation was cancelled');
         const retryable = error instanceof TruncatedBody || isRetryableNetworkError(error);
-        const reason = error instanceof TruncatedBody ? error.message : describe(error);
+        const reason = error instanceof TruncatedBody ? error.message : describeCause(error);
         if (!retryable || attempt >= transport.retryOptions.maxRetries) {
           throw new StargzError(
             'E_NETWORK',
@@ -210,12 +210,6 @@ class TruncatedBody extends Error {
   constructor(received: number, end: number) {
     super(`body ended at byte ${received}, expected ${end}`);
   }
-}
-
-function describe(error: unknown): string {
-  const code = networkErrorCode(error);
-  const message = error instanceof Error ? error.message : String(error);
-  return code !== undefined && !message.includes(code) ? `${message} (${code})` : message;
 }
 
 /**

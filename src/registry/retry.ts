@@ -3,6 +3,8 @@
  * jitter), and what `Retry-After` asks for. Pure functions; the transport does the waiting.
  */
 
+import { StargzError } from '../errors.js';
+
 export interface RetryOptions {
   /** retries after the first attempt (default 3) */
   maxRetries: number;
@@ -90,10 +92,58 @@ export function networkErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
+/** A network error for messages: its message, with its code when the message does not say it. */
+export function describeCause(error: unknown): string {
+  const code = networkErrorCode(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return code !== undefined && !message.includes(code) ? `${message} (${code})` : message;
+}
+
 /** True for a transient connection failure: reset, refused, timeout, closed socket, short body. */
 export function isRetryableNetworkError(error: unknown): boolean {
   const code = networkErrorCode(error);
   if (code !== undefined && RETRYABLE_ERROR_CODES.has(code)) return true;
   // undici reports a socket closed mid-body as a plain "terminated" TypeError with a SocketError cause
   return error instanceof Error && error.message === 'terminated';
+}
+
+export interface ExhaustedRetries {
+  method: string;
+  /** redacted URL */
+  url: string;
+  status: number;
+  /** the registry's own message, if any */
+  said: string | undefined;
+  attempts: number;
+  retryAfterMs: number | undefined;
+  maxRetryAfterMs: number;
+}
+
+/** The error for a retryable status that persisted: E_RATE_LIMITED for 429, else E_NETWORK, naming it. */
+export function retriesExhaustedError(last: ExhaustedRetries): StargzError {
+  const said = last.said === undefined ? '' : ` (${last.said})`;
+  const where = `${last.method} ${last.url}`;
+  const attempts = `after ${last.attempts} attempt(s)`;
+  const details = {
+    url: last.url,
+    status: last.status,
+    attempts: last.attempts,
+    retryAfterMs: last.retryAfterMs,
+  };
+  if (last.status === 429) {
+    const wait =
+      last.retryAfterMs !== undefined && last.retryAfterMs > last.maxRetryAfterMs
+        ? `; the registry asks to wait ${Math.ceil(last.retryAfterMs / 1000)} s`
+        : '';
+    return new StargzError(
+      'E_RATE_LIMITED',
+      `${where} was rate-limited (HTTP 429${said}) ${attempts}${wait}`,
+      {
+        details,
+      },
+    );
+  }
+  return new StargzError('E_NETWORK', `${where} failed with HTTP ${last.status}${said} ${attempts}`, {
+    details,
+  });
 }

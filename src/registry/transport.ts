@@ -10,16 +10,18 @@ import { Agent } from 'undici';
 import { StargzError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { HttpResponse, redactUrl } from './http-response.js';
+import { MAX_REDIRECTS, nextRedirectHop, REDIRECT_STATUSES } from './redirect.js';
 import { isLoopbackRegistry, registryApiHost } from './reference.js';
 import { registryMessage } from './registry-errors.js';
 import {
   backoffDelay,
   DEFAULT_RETRY,
+  describeCause,
   isRetryableNetworkError,
   isRetryableStatus,
-  networkErrorCode,
   parseRetryAfter,
   type RetryOptions,
+  retriesExhaustedError,
 } from './retry.js';
 
 export { HttpResponse, redactUrl } from './http-response.js';
@@ -80,8 +82,6 @@ export interface TransportStats {
   connectionsOpened: number;
 }
 
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-const MAX_REDIRECTS = 5;
 const MAX_AUTH_ROUNDS = 2;
 const RATE_LIMIT_HEADERS = [
   'ratelimit-limit',
@@ -98,12 +98,6 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 function abortedError(cause?: unknown): StargzError {
   return new StargzError('E_ABORTED', 'the operation was cancelled', { cause });
-}
-
-function describeCause(error: unknown): string {
-  const code = networkErrorCode(error);
-  const message = error instanceof Error ? error.message : String(error);
-  return code !== undefined && !message.includes(code) ? `${message} (${code})` : message;
 }
 
 export class Transport {
@@ -242,7 +236,15 @@ export class Transport {
           attempt++;
           continue;
         }
-        throw await this.exhausted(request, url, response, attempt, retryAfter);
+        throw retriesExhaustedError({
+          method: request.method,
+          url: redactUrl(url),
+          status: response.status,
+          said: registryMessage(await response.text(8 * 1024)),
+          attempts: attempt + 1,
+          retryAfterMs: retryAfter,
+          maxRetryAfterMs: this.retryOptions.maxRetryAfterMs,
+        });
       }
       return response;
     }
@@ -300,45 +302,6 @@ export class Transport {
       waitMs: Math.round(waitMs),
     });
     await this.sleep(waitMs, request.signal);
-  }
-
-  private async exhausted(
-    request: TransportRequest,
-    url: URL,
-    response: HttpResponse,
-    attempt: number,
-    retryAfter: number | undefined,
-  ): Promise<StargzError> {
-    const said = registryMessage(await response.text(8 * 1024));
-    const saidPart = said === undefined ? '' : ` (${said})`;
-    const where = `${request.method} ${redactUrl(url)}`;
-    const attempts = `after ${attempt + 1} attempt(s)`;
-    const details = {
-      url: redactUrl(url),
-      status: response.status,
-      attempts: attempt + 1,
-      retryAfterMs: retryAfter,
-    };
-    if (response.status === 429) {
-      const wait =
-        retryAfter !== undefined && retryAfter > this.retryOptions.maxRetryAfterMs
-          ? `; the registry asks to wait ${Math.ceil(retryAfter / 1000)} s`
-          : '';
-      return new StargzError(
-        'E_RATE_LIMITED',
-        `${where} was rate-limited (HTTP 429${saidPart}) ${attempts}${wait}`,
-        {
-          details,
-        },
-      );
-    }
-    return new StargzError(
-      'E_NETWORK',
-      `${where} failed with HTTP ${response.status}${saidPart} ${attempts}`,
-      {
-        details,
-      },
-    );
   }
 
   /** One attempt: sends and follows up to 5 redirects, keeping headers but Authorization off-origin. */
@@ -406,44 +369,16 @@ export class Transport {
           },
         );
       }
-      const next = this.redirectTarget(url, location, start);
+      const next = nextRedirectHop(url, location, status, method, start, this.options.plainHttp === true);
       this.counters.redirects++;
-      if (next.origin !== url.origin) {
+      if (!next.keepAuthorization) {
         auth = undefined; // never carry credentials to another origin, even on the way back
         originChanged = true;
       }
-      if (status === 303 && method !== 'HEAD') {
-        method = 'GET';
-        body = undefined;
-      }
-      url = next;
+      if (!next.keepBody) body = undefined;
+      method = next.method as TransportRequest['method'];
+      url = next.url;
     }
-  }
-
-  private redirectTarget(current: URL, location: string, start: URL): URL {
-    let next: URL;
-    try {
-      next = new URL(location, current);
-    } catch (error) {
-      throw new StargzError('E_PROTOCOL', `${redactUrl(start)} redirected to an invalid location`, {
-        cause: error,
-      });
-    }
-    if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-      throw new StargzError(
-        'E_PROTOCOL',
-        `${redactUrl(start)} redirected to a ${next.protocol} URL; only http and https are followed`,
-        { details: { url: redactUrl(start) } },
-      );
-    }
-    if (current.protocol === 'https:' && next.protocol === 'http:' && this.options.plainHttp !== true) {
-      throw new StargzError(
-        'E_PROTOCOL',
-        `${redactUrl(start)} redirected from https to plain http (${redactUrl(next)}); refused (use --plain-http to allow)`,
-        { details: { url: redactUrl(start), location: redactUrl(next) } },
-      );
-    }
-    return next;
   }
 
   private logResponse(

@@ -296,6 +296,15 @@ describe('RegistryClient authentication', () => {
       expect(tokens.requests[0]?.headers.authorization).toBeUndefined();
     });
 
+    it('renews a refused token once for concurrent requests', async () => {
+      tokens.controls.expiresIn = 3600;
+      const c = client();
+      await c.getManifest(ref(PUBLIC));
+      for (const token of tokens.issued.keys()) tokens.revoked.add(token);
+      await Promise.all([c.getManifest(ref(PUBLIC)), c.getManifest(ref(PUBLIC)), c.getManifest(ref(PUBLIC))]);
+      expect(tokens.requests).toHaveLength(2);
+    });
+
     it('shares one token fetch among concurrent requests', async () => {
       const c = client();
       await c.getManifest(ref(PUBLIC)); // learn the challenge

@@ -6,6 +6,7 @@ import {
   isRetryableStatus,
   parseRetryAfter,
   type RetryOptions,
+  retriesExhaustedError,
 } from '../../../src/registry/retry.js';
 
 const policy: RetryOptions = { maxRetries: 5, baseDelayMs: 100, maxDelayMs: 1000, maxRetryAfterMs: 60_000 };
@@ -100,5 +101,35 @@ describe('isRetryableNetworkError', () => {
     ['plain error', new Error('boom'), false],
   ])('%s → %s', (_name, error, retryable) => {
     expect(isRetryableNetworkError(error)).toBe(retryable);
+  });
+});
+
+describe('retriesExhaustedError', () => {
+  const base = {
+    method: 'GET',
+    url: 'https://r/v2/x',
+    said: undefined,
+    attempts: 4,
+    retryAfterMs: undefined,
+    maxRetryAfterMs: 60_000,
+  };
+  it('is E_RATE_LIMITED for 429, naming the registry message and a long wait', () => {
+    const error = retriesExhaustedError({
+      ...base,
+      status: 429,
+      said: 'slow down',
+      retryAfterMs: 3_600_000,
+      attempts: 1,
+    });
+    expect(error.code).toBe('E_RATE_LIMITED');
+    expect(error.message).toBe(
+      'GET https://r/v2/x was rate-limited (HTTP 429 (slow down)) after 1 attempt(s); the registry asks to wait 3600 s',
+    );
+  });
+  it('is E_NETWORK for 5xx, naming the status and attempts', () => {
+    const error = retriesExhaustedError({ ...base, status: 503 });
+    expect(error.code).toBe('E_NETWORK');
+    expect(error.message).toBe('GET https://r/v2/x failed with HTTP 503 after 4 attempt(s)');
+    expect(error.details).toMatchObject({ status: 503, attempts: 4 });
   });
 });
