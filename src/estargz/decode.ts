@@ -92,7 +92,11 @@ async function decodeSmall<T>(
 ): Promise<boolean> {
   let output: Buffer;
   try {
-    output = gunzipSync(compressed, { maxOutputLength: delivery.neededEnd + SYNC_SLACK });
+    output = gunzipSync(compressed, {
+      maxOutputLength: delivery.neededEnd + SYNC_SLACK,
+      // one output buffer of about the expected size: fewer allocations for many small members
+      chunkSize: Math.min(64 * 1024, Math.max(1024, delivery.neededEnd + 2048)),
+    });
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return false;
     throw corrupt(extent, error);
