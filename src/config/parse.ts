@@ -56,7 +56,7 @@ export function parseConfigText(text: string, path: string): StargetConfig {
   }
   const raw: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
   const parsed = configFileSchema.safeParse(raw);
-  const problems: Problem[] = parsed.success ? [] : parsed.error.issues.flatMap((i) => describeIssue(doc, i));
+  const problems: Problem[] = parsed.success ? [] : parsed.error.issues.flatMap(describeIssue);
   const rawRegistries = (raw as { registries?: unknown }).registries;
   if (typeof rawRegistries === 'object' && rawRegistries !== null && !Array.isArray(rawRegistries)) {
     for (const host of Object.keys(rawRegistries)) {
@@ -118,7 +118,7 @@ export function parseConfigText(text: string, path: string): StargetConfig {
 // Problems found by zod carry a path; its line is filled in afterwards.
 type PathProblem = Problem & { path?: (string | number)[]; atKey?: boolean };
 
-function describeIssue(_doc: Document, issue: z.core.$ZodIssue): PathProblem[] {
+function describeIssue(issue: z.core.$ZodIssue): PathProblem[] {
   const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => ({
