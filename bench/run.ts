@@ -174,7 +174,13 @@ async function runMode(
     const image = images[scenario.image];
     const reference = `${proxy.host}/${image.spec.repo}:${image.spec.tag}`;
     const cacheDir = join(work, `cache-${mode}-${scenario.id}`);
-    const env = { ...process.env, XDG_CACHE_HOME: cacheDir, DOCKER_CONFIG: emptyDockerConfig, NO_COLOR: '1' };
+    const env = {
+      ...process.env,
+      XDG_CACHE_HOME: cacheDir,
+      STARGET_CACHE_DIR: join(cacheDir, 'starget'),
+      DOCKER_CONFIG: emptyDockerConfig,
+      NO_COLOR: '1',
+    };
     const outDir = join(work, 'out');
     const common = {
       cli,
