@@ -179,6 +179,8 @@ async function runMode(
       XDG_CACHE_HOME: cacheDir,
       STARGET_CACHE_DIR: join(cacheDir, 'starget'),
       DOCKER_CONFIG: emptyDockerConfig,
+      XDG_CONFIG_HOME: emptyDockerConfig,
+      STARGET_CONFIG: undefined,
       NO_COLOR: '1',
     };
     const outDir = join(work, 'out');
