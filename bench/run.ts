@@ -204,7 +204,7 @@ async function runMode(
       if (!scenario.warm) await rm(cacheDir, { recursive: true, force: true });
       await rm(outDir, { recursive: true, force: true });
       await mkdir(outDir, { recursive: true });
-      const run = await runStarget(common);
+      const run = await runStarget({ ...common, keepLog: i === 0 });
       log(
         `  ${mode} ${scenario.id} run ${i + 1}: ${Math.round(run.wallMs)} ms, ${run.requests} requests, ` +
           `${run.bodyBytes} B${run.error === undefined ? '' : `, ERROR ${run.error}`}`,

@@ -27,6 +27,8 @@ export interface RunResult {
   tocBytes: number;
   /** set when the run failed or its output was wrong */
   error?: string;
+  /** the requests of the run, in order (kept for the first run of a scenario, for tuning) */
+  log?: Array<{ c: number; m: string; what: string; range?: string; status: number; bytes: number }>;
 }
 
 async function walk(dir: string): Promise<{ files: number; bytes: number }> {
@@ -61,6 +63,23 @@ export function tocBytesOf(counters: ProxyCounters, layers: LayerFacts[]): numbe
   return total;
 }
 
+function shortLog(counters: ProxyCounters): NonNullable<RunResult['log']> {
+  return counters.log.map((r) => {
+    const what = r.path
+      .replace(/^\/v2\/.+?\/(manifests|blobs)\//, '$1/')
+      .replace(/(sha256:[0-9a-f]{12})[0-9a-f]+/, '$1');
+    const entry: NonNullable<RunResult['log']>[number] = {
+      c: r.connection,
+      m: r.method,
+      what,
+      status: r.status,
+      bytes: r.bytes,
+    };
+    if (r.range !== undefined) entry.range = r.range;
+    return entry;
+  });
+}
+
 export interface StargetRunOptions {
   cli: string;
   scenario: Scenario;
@@ -70,6 +89,7 @@ export interface StargetRunOptions {
   env: NodeJS.ProcessEnv;
   proxy: ShapingProxy;
   extraArgs: string[];
+  keepLog?: boolean;
 }
 
 /** Runs the scenario once and checks the output. */
@@ -89,6 +109,7 @@ export async function runStarget(o: StargetRunOptions): Promise<RunResult> {
     tocBytes: tocBytesOf(counters, o.image.layers),
   };
   if (m.peakRssBytes !== undefined) result.peakRssBytes = m.peakRssBytes;
+  if (o.keepLog === true) result.log = shortLog(counters);
   if (m.exitCode !== 0) {
     result.error = `exit ${m.exitCode}: ${m.stderr.trim().split('\n').slice(-3).join(' | ')}`;
     return result;
