@@ -270,7 +270,8 @@ export class StargetImage {
     this.#index ??= this.layerStatuses().then((statuses) => {
       const bad = statuses.find((s) => !s.estargz);
       if (bad && !bad.estargz) {
-        const hint = this.selectedLayer ? '' : '; use --layer with an eStargz layer to read that layer alone';
+        const others = statuses.some((s) => s.estargz);
+        const hint = others ? '; to read an eStargz layer alone, name it with --layer' : '';
         throw new StargzError(
           'E_NOT_ESTARGZ',
           `layer ${bad.layer.position + 1} (${bad.layer.digest}) of ${this.name} is not an eStargz layer${hint}`,

@@ -105,7 +105,7 @@ export async function createSession(
 export async function openSessionImage(
   session: Session,
   reference: string,
-  options: { layer?: string; timeoutMs?: number; logger?: Logger } = {},
+  options: { layer?: string; timeoutMs?: number; maxRetries?: number; logger?: Logger } = {},
 ): Promise<StargetImage> {
   const { globals, settings, logger, io } = session;
   const parsed = parseReference(reference);
@@ -136,7 +136,7 @@ export async function openSessionImage(
     // left unset, the client talks plain HTTP to loopback registries only
     ...(registry.plainHttp.source !== 'default' ? { plainHttp: registry.plainHttp.value } : {}),
     ...(registry.insecure.value ? { insecure: true } : {}),
-    retry: { maxRetries: settings.maxRetries },
+    retry: { maxRetries: options.maxRetries ?? settings.maxRetries },
     timeoutMs: options.timeoutMs ?? settings.timeoutMs,
     logger: options.logger ?? logger,
     signal: session.signal,

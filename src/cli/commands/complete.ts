@@ -83,6 +83,7 @@ export async function runComplete(args: string[], io: CliIO, signal: AbortSignal
         );
         const opened = await openSessionImage(session, image, {
           timeoutMs: COMPLETION_TIMEOUT_MS,
+          maxRetries: 0,
           logger: silentLogger,
           ...(layer !== undefined ? { layer } : {}),
         });
