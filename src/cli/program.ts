@@ -127,7 +127,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     .description('list the files of an image (the merged view of all layers, or one layer)')
     .argument('<image>', 'image reference')
     .argument('[blob-digest]', 'restrict to this layer (as --layer)')
-    .argument('[pattern]', 'a file, a directory, "." for everything, or a glob (default: everything)')
+    .argument('[patterns...]', 'files, directories, "." for everything, or globs (default: everything)')
     .option('--layer <digest>', 'restrict to this layer')
     .option('-l, --long', 'show type, mode, owner, size, mtime and link targets')
     .action(run('ls'));
@@ -214,7 +214,7 @@ export function completionSpecOf(program: Command): CompletionSpec {
         name: 'ls',
         description: find('ls').description(),
         options: own('ls'),
-        args: ['image', 'layer-or-path', 'image-path', 'none'],
+        args: ['image', 'layer-or-path', 'image-path'],
       },
       {
         name: 'get',

@@ -261,6 +261,8 @@ describe('cat, ls, info', () => {
     const long = (await runStarget(['ls', '-l', image('mini-tricky'), 'links/'])).stdout.toString();
     expect(long).toMatch(/^lrwxrwxrwx 0\/0 +- 2020-01-01T00:00:00Z links\/rel -> \.\.\/etc\/hostname$/m);
     expect(long).toMatch(/^drwxr-xr-x 0\/0 +- 2020-01-01T00:00:00Z links\/$/m);
+    const two = (await runStarget(['ls', image('mini-tricky'), 'app/', 'etc/hostname'])).stdout.toString();
+    expect(two).toBe('app/\napp/config.json\napp/main.sh\netc/hostname\n');
     const suid = (await runStarget(['ls', '-l', image('mini-tricky'), 'bin/suid-tool'])).stdout.toString();
     expect(suid).toBe('-rwsr-xr-x 0/0 20 2020-01-01T00:00:00Z bin/suid-tool\n');
     const layer3 = (await runStarget(['ls', image('mini-tricky'), TRICKY_LAYERS[2]!])).stdout.toString();

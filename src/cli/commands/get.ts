@@ -22,7 +22,7 @@ export function getResultJson(result: GetResult, summary: RunSummary): Record<st
     bytesWritten: result.bytesWritten,
     bytesFetched: summary.bytesFetched,
     requests: summary.requests,
-    seconds: summary.seconds,
+    seconds: Math.round(summary.seconds * 1000) / 1000,
     wholeBlobLayers: result.wholeBlobLayers,
     warnings: result.warnings.map((w) => ({ code: w.code, path: w.path, message: w.message })),
   };

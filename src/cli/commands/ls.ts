@@ -1,4 +1,4 @@
-/** `starget ls IMAGE [BLOB_DIGEST] [PATTERN] [--layer D] [-l] [--json]`: the paths of an image or one layer. */
+/** `starget ls IMAGE [BLOB_DIGEST] [PATTERN...] [--layer D] [-l] [--json]`: the paths of an image or one layer. */
 
 import { StargzError } from '../../errors.js';
 import { toListedEntry } from '../entries.js';
@@ -11,7 +11,7 @@ import { openSessionImage, type Session } from '../session.js';
 export function planLsArguments(
   args: string[],
   flags: { layer?: string },
-): { layer?: string; pattern?: string } {
+): { layer?: string; patterns: string[] } {
   const rest = [...args];
   let layer = flags.layer;
   if (rest.length > 0 && isLayerDigest(rest[0]!)) {
@@ -21,16 +21,10 @@ export function planLsArguments(
     }
     layer = positional;
   }
-  if (rest.length > 1) {
-    throw new StargzError(
-      'E_USAGE',
-      `ls takes one PATTERN after IMAGE [BLOB_DIGEST]; got ${rest.length} arguments`,
-    );
+  if (rest.some((pattern) => pattern === '')) {
+    throw new StargzError('E_USAGE', 'an empty PATTERN matches nothing: use "." for everything');
   }
-  return {
-    ...(layer !== undefined ? { layer } : {}),
-    ...(rest[0] !== undefined ? { pattern: rest[0] } : {}),
-  };
+  return { ...(layer !== undefined ? { layer } : {}), patterns: rest };
 }
 
 export async function runLs(
@@ -46,7 +40,7 @@ export async function runLs(
     plan.layer !== undefined ? { layer: plan.layer } : {},
   );
   try {
-    const entries = (await image.list(plan.pattern)).map(toListedEntry);
+    const entries = (await image.list(plan.patterns)).map(toListedEntry);
     const text = session.globals.json
       ? formatListJson(entries)
       : options.long

@@ -105,6 +105,7 @@ describe('complete', () => {
     expect(image.seen).toEqual([]);
     expect((await run(['frob', ''])).values).toEqual([]);
     expect((await run(['cat', 'img', 'a', ''])).values).toEqual([]);
+    expect((await run(['ls', 'img', 'a', 'b'])).values).toEqual(['bin/']);
     expect((await run(['info', 'img', ''])).values).toEqual([]);
   });
 });

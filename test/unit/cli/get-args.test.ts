@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { planLsArguments } from '../../../src/cli/commands/ls.js';
 import { isSinglePathPattern, planGetArguments } from '../../../src/cli/get-args.js';
 import { StargzError } from '../../../src/errors.js';
 
@@ -67,5 +68,22 @@ describe('isSinglePathPattern', () => {
     ['{a,b}', false],
   ])('%s → %s', (pattern, single) => {
     expect(isSinglePathPattern(pattern)).toBe(single);
+  });
+});
+
+describe('planLsArguments', () => {
+  it.each([
+    { args: [], flags: {}, plan: { patterns: [] } },
+    { args: ['bin/'], flags: {}, plan: { patterns: ['bin/'] } },
+    { args: [D], flags: {}, plan: { layer: D, patterns: [] } },
+    { args: [D, 'a', 'b'], flags: {}, plan: { layer: D, patterns: ['a', 'b'] } },
+    { args: ['a'], flags: { layer: D }, plan: { layer: D, patterns: ['a'] } },
+  ])('$args $flags', ({ args, flags, plan }) => {
+    expect(planLsArguments(args, flags)).toEqual(plan);
+  });
+
+  it('refuses two different layers and empty patterns', () => {
+    expect(() => planLsArguments([D], { layer: E })).toThrow(/two different layers/);
+    expect(() => planLsArguments([''], {})).toThrow(/empty PATTERN/);
   });
 });
