@@ -340,6 +340,20 @@ describe('cat, ls, info', () => {
     expect(missing.code).toBe(3);
   });
 
+  it('draws a progress bar and a summary on a terminal only, and none with --no-progress', async () => {
+    const dir = await freshDir('tty');
+    const command = (extra: string) =>
+      `'${process.execPath}' '${join(ROOT, 'dist', 'cli', 'main.js')}' get ${image('mini-tricky')} big/ -o '${dir}' ${extra}`;
+    const { spawnSync } = await import('node:child_process');
+    const tty = spawnSync('script', ['-qec', command(''), '/dev/null'], { encoding: 'utf8' });
+    expect(tty.status).toBe(0);
+    expect(tty.stdout).toMatch(/\[#+\] 100% 1\.\d+ MiB\/1\.\d+ MiB 5\/5 files/);
+    expect(tty.stdout).toMatch(/5 files, 1\.\d+ MiB written, .* fetched in \d+ requests, \d+\.\d+ s/);
+    const quiet = spawnSync('script', ['-qec', command('--no-progress'), '/dev/null'], { encoding: 'utf8' });
+    expect(quiet.status).toBe(0);
+    expect(quiet.stdout.trim()).toBe('');
+  });
+
   it('get --json prints a result object on stdout', async () => {
     const dir = await freshDir('json');
     const run = await runStarget(['get', image('mini-tricky'), 'app/', '-o', dir, '--json']);
