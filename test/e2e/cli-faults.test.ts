@@ -84,6 +84,42 @@ describe('integrity and Range behaviour', () => {
     expect(sha256(json.stdout)).toBe(expectedSha('big/random-300K'));
   });
 
+  it('exits 130 on SIGINT during a slow download and leaves no partial file', async () => {
+    front.setRules([
+      {
+        match: { blobs: true, when: (r) => r.range !== undefined && !r.range.startsWith('bytes=-') },
+        action: { type: 'delay', ms: 0, chunkSize: 1024, intervalMs: 50 },
+      },
+    ]);
+    const out = join(work, 'interrupted');
+    const { spawn } = await import('node:child_process');
+    const { CLI, isolatedEnv } = await import('./cli-harness.js');
+    const child = spawn(
+      process.execPath,
+      [CLI, 'get', `${front.host}/fixtures/mini-tricky:v1`, 'big/', '-o', out],
+      {
+        env: isolatedEnv(),
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    // wait until the slow content requests are under way
+    const started = Date.now();
+    while (front.requests.filter((r) => r.fault === 'delay').length === 0 && Date.now() - started < 20_000) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    front.setRules([]);
+    expect(code, stderr).toBe(130);
+    const left = await readdir(join(out, 'big')).catch(() => [] as string[]);
+    expect(left.filter((name) => name.includes('starget-tmp'))).toEqual([]);
+    expect(left).not.toContain('compressible-1M');
+  });
+
   it('still gets the right files when the registry ignores Range', async () => {
     front.setRules([{ match: { blobs: true }, action: { type: 'ignore-range' } }]);
     const out = join(work, 'no-range');
