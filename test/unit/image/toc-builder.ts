@@ -47,7 +47,8 @@ export function entry(name: string, spec: EntrySpec = {}): TocEntry {
     ),
     chunks,
   };
-  if (type === 'reg') e.digest = spec.digest ?? `sha256:${name.replace(/[^a-z0-9]/gi, '').padEnd(64, '0')}`;
+  const digest = 'digest' in spec ? spec.digest : `sha256:${name.replace(/[^a-z0-9]/gi, '').padEnd(64, '0')}`;
+  if (type === 'reg' && digest !== undefined) e.digest = digest;
   return e;
 }
 
