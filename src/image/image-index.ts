@@ -130,14 +130,20 @@ export class ImageIndex {
     return [...selected].sort((a, b) => compareUtf8(a.path, b.path));
   }
 
-  /** The layer named by a digest (`sha256:<hex>`, the hex alone, or a unique prefix of 12+ hex digits). */
+  /**
+   * The layer named by a digest: `sha256:<hex>`, the hex alone, or a unique prefix of 12+ hex digits (with or
+   * without `sha256:`). `E_NOT_FOUND` listing the layers when none or several match.
+   */
   layer(layerDigest: string): IndexLayer {
     const wanted = layerDigest.trim().toLowerCase();
-    const hex = wanted.includes(':') ? undefined : wanted;
+    const colon = wanted.indexOf(':');
+    const algorithm = colon < 0 ? undefined : wanted.slice(0, colon);
+    const hex = wanted.slice(colon + 1);
     const found = this.layers.filter((layer) => {
       if (layer.digest === wanted) return true;
-      if (hex === undefined || hex.length < MIN_DIGEST_PREFIX) return false;
-      return layer.digest.slice(layer.digest.indexOf(':') + 1).startsWith(hex);
+      const layerColon = layer.digest.indexOf(':');
+      if (algorithm !== undefined && layer.digest.slice(0, layerColon) !== algorithm) return false;
+      return hex.length >= MIN_DIGEST_PREFIX && layer.digest.slice(layerColon + 1).startsWith(hex);
     });
     if (found.length !== 1) {
       const list = this.layers.map((layer) => `  ${layer.index + 1}. ${layer.digest}`).join('\n');

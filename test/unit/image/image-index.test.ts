@@ -194,6 +194,8 @@ describe('ImageIndex: one layer alone', () => {
     const hex = top.digest.slice('sha256:'.length);
     expect(index.entries(hex)).toEqual(index.entries(top.digest));
     expect(index.entries(hex.slice(0, 12))).toEqual(index.entries(top.digest));
+    expect(index.layer(`sha256:${hex.slice(0, 12)}`)).toEqual(index.layers[1]);
+    expect(caught(() => index.layer(`sha512:${hex.slice(0, 12)}`)).code).toBe('E_NOT_FOUND');
     expect(index.layer(top.digest.toUpperCase().replace('SHA256', 'sha256'))).toEqual(index.layers[1]);
     expect(caught(() => index.entries(hex.slice(0, 11))).code).toBe('E_NOT_FOUND');
   });
