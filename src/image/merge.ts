@@ -47,6 +47,8 @@ interface ParsedItem {
   entry: TocEntry;
   path: string;
   segments: string[];
+  /** a whiteout marker: not shown, but its directory exists in this layer */
+  marker: boolean;
 }
 
 interface Whiteout {
@@ -60,14 +62,11 @@ interface ParsedLayer {
   /** entries to place, in TOC order */
   items: ParsedItem[];
   whiteouts: Whiteout[];
-  /** directories that whiteout markers imply (their parents exist in this layer) */
-  whiteoutParents: string[][];
 }
 
 function parseLayer(layer: IndexLayerInput): ParsedLayer {
   const items: ParsedItem[] = [];
   const whiteouts: Whiteout[] = [];
-  const whiteoutParents: string[][] = [];
   for (const entry of layer.toc.entries) {
     const path = cleanPath(entry.name);
     if (path === '') continue; // the root: not an entry of the view
@@ -80,13 +79,13 @@ function parseLayer(layer: IndexLayerInput): ParsedLayer {
       else if (!base.startsWith(WHITEOUT_META_PREFIX) && base.length > WHITEOUT_PREFIX.length) {
         whiteouts.push({ dir, name: base.slice(WHITEOUT_PREFIX.length) });
       }
-      if (dir.length > 0) whiteoutParents.push(dir);
+      items.push({ entry, path, segments, marker: true });
       continue;
     }
     if (dir.some((segment) => segment.startsWith(WHITEOUT_PREFIX))) continue; // under a marker name: never visible
-    items.push({ entry, path, segments });
+    items.push({ entry, path, segments, marker: false });
   }
-  return { items, whiteouts, whiteoutParents };
+  return { items, whiteouts };
 }
 
 /** Walks to the directory node at `segments`, or undefined when it is missing or not a directory. */
@@ -107,11 +106,11 @@ function applyWhiteout(root: ViewNode, whiteout: Whiteout): void {
 }
 
 function addLayerEntries(root: ViewNode, parsed: ParsedLayer, layerDigest: string, layerIndex: number): void {
-  for (const dir of parsed.whiteoutParents) ensureDir(root, dir, dir.length, layerDigest, layerIndex);
   /** entries of this layer seen so far by path, hardlinks already resolved to what they point at */
   const seen = new Map<string, TocEntry>();
-  for (const { entry, path, segments } of parsed.items) {
+  for (const { entry, path, segments, marker } of parsed.items) {
     const parent = ensureDir(root, segments, segments.length - 1, layerDigest, layerIndex);
+    if (marker) continue;
     const name = segments[segments.length - 1]!;
     let source = entry;
     let linkTarget: string | undefined;
