@@ -25,7 +25,10 @@ export interface TocChunk {
   chunkOffset: number;
   /** bytes of this chunk (resolved: never 0 for a non-empty file) */
   chunkSize: number;
-  /** sha256 of this chunk's bytes, `sha256:<hex>`, when the TOC has it */
+  /**
+   * sha256 of this chunk's bytes, `sha256:<hex>`, when the TOC has it; for a file stored as one chunk
+   * without a chunkDigest (legacy layers) the file's `digest`, which covers the same bytes
+   */
   chunkDigest?: string;
 }
 

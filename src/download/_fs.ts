@@ -1,0 +1,45 @@
+/** File system helpers of the safe writer. */
+
+import { randomBytes } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
+import { StargzError } from '../errors.js';
+
+export const TEMP_PREFIX = '.starget-tmp-';
+
+export function tempName(): string {
+  return TEMP_PREFIX + randomBytes(8).toString('hex');
+}
+
+export function depth(abs: string): number {
+  return abs.split('/').length;
+}
+
+export async function lstatOrNull(abs: string) {
+  try {
+    return await lstat(abs);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+export async function* readAll(handle: FileHandle): AsyncIterable<Uint8Array> {
+  const buffer = Buffer.alloc(256 * 1024);
+  let position = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
+    if (bytesRead === 0) return;
+    yield buffer.subarray(0, bytesRead);
+    position += bytesRead;
+  }
+}
+
+export function ioError(message: string, error: unknown, path: string): StargzError {
+  if (StargzError.is(error)) return error;
+  const code = (error as NodeJS.ErrnoException)?.code;
+  return new StargzError('E_IO', `${message}${code ? ` (${code})` : ''}`, {
+    cause: error,
+    details: { path },
+  });
+}

@@ -1,0 +1,348 @@
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Downloader } from '../../../src/download/downloader.js';
+import type { DownloadOptions } from '../../../src/download/job.js';
+import { TEMP_PREFIX } from '../../../src/download/safe-writer.js';
+import type { DownloadEntry, DownloadEvent } from '../../../src/download/types.js';
+import { StargzError } from '../../../src/errors.js';
+import {
+  bufferingDecoder,
+  buildLayer,
+  type FakeLayer,
+  MemoryBlobSource,
+  type MemorySourceOptions,
+} from './_fake-layer.js';
+
+let base: string;
+let out: string;
+let outside: string;
+
+beforeEach(async () => {
+  base = await mkdtemp(join(tmpdir(), 'starget-download-'));
+  out = join(base, 'out');
+  outside = join(base, 'outside');
+  await mkdir(outside);
+});
+
+afterEach(async () => {
+  await rm(base, { recursive: true, force: true });
+});
+
+const MTIME = '2020-01-01T00:00:00Z';
+
+function meta(path: string, type: DownloadEntry['type'], extra: Partial<DownloadEntry> = {}): DownloadEntry {
+  return {
+    path,
+    type,
+    mode: 0o755,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    modtime: MTIME,
+    chunks: [],
+    layerDigest: 'none',
+    ...extra,
+  };
+}
+
+function sourcesOf(layers: FakeLayer[], options: MemorySourceOptions = {}) {
+  return new Map(
+    layers.map((layer) => [layer.digest, new MemoryBlobSource(layer.blob, layer.digest, options)]),
+  );
+}
+
+async function download(
+  entries: DownloadEntry[],
+  sources: Map<string, MemoryBlobSource>,
+  options: DownloadOptions = {},
+  outputPathOf?: (entry: DownloadEntry) => string,
+) {
+  const events: DownloadEvent[] = [];
+  const downloader = new Downloader({ sources, decodeMembers: bufferingDecoder });
+  const handle = downloader.startDownload({
+    entries,
+    outDir: out,
+    outputPathOf,
+    options: { onEvent: (event) => events.push(event), ...options },
+  });
+  const result = await handle.done;
+  return { result, events };
+}
+
+async function failure(promise: Promise<unknown>): Promise<StargzError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(StargzError.is(error), `expected a StargzError, got ${String(error)}`).toBe(true);
+  return error as StargzError;
+}
+
+async function listTree(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  async function walk(current: string, prefix: string) {
+    for (const entry of await readdir(current, { withFileTypes: true })) {
+      found.push(prefix + entry.name);
+      if (entry.isDirectory()) await walk(join(current, entry.name), `${prefix}${entry.name}/`);
+    }
+  }
+  await walk(dir, '');
+  return found.sort();
+}
+
+describe('Downloader', () => {
+  it('writes a tree: dirs, files, a chunked file split across ranges, an empty file, links', async () => {
+    const big = randomBytes(300_000);
+    const layer = buildLayer([
+      { path: 'etc/hostname', content: Buffer.from('box\n') },
+      { path: 'bin/tool', content: Buffer.from('#!/bin/sh\n'), mode: 0o755, innerJunk: 33 },
+      { path: 'big/random', content: big, chunkSize: 65_536, innerJunk: 5 },
+    ]);
+    const f = (path: string) => layer.files.get(path)!;
+    const entries: DownloadEntry[] = [
+      meta('etc', 'dir', { mode: 0o750, modtime: '2021-06-01T12:00:00Z' }),
+      meta('bin', 'dir'),
+      f('etc/hostname'),
+      f('bin/tool'),
+      f('big/random'),
+      meta('etc/empty', 'reg', {
+        mode: 0o600,
+        digest: 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+      }),
+      meta('bin/sh', 'symlink', { linkName: 'tool' }),
+      meta('links/abs', 'symlink', { linkName: '/etc/passwd' }),
+      { ...f('bin/tool'), path: 'bin/tool-hard', hardlinkOf: 'bin/tool' },
+    ];
+    const sources = sourcesOf([layer]);
+    const { result, events } = await download(entries, sources, {
+      maxRangeBytes: 100_000,
+      maxGap: 0,
+      concurrency: 3,
+    });
+
+    expect(await readFile(join(out, 'etc/hostname'), 'utf8')).toBe('box\n');
+    expect((await readFile(join(out, 'big/random'))).equals(big)).toBe(true);
+    expect(await readFile(join(out, 'etc/empty'), 'utf8')).toBe('');
+    expect(await readlink(join(out, 'bin/sh'))).toBe('tool');
+    expect(await readlink(join(out, 'links/abs'))).toBe('/etc/passwd');
+    const [tool, hard] = await Promise.all([stat(join(out, 'bin/tool')), stat(join(out, 'bin/tool-hard'))]);
+    expect(hard.ino).toBe(tool.ino);
+    expect(tool.mode & 0o7777).toBe(0o755);
+    expect((await stat(join(out, 'etc/empty'))).mode & 0o7777).toBe(0o600);
+    const etc = await stat(join(out, 'etc'));
+    expect(etc.mode & 0o7777).toBe(0o750);
+    expect(etc.mtime.toISOString()).toBe('2021-06-01T12:00:00.000Z');
+    expect(tool.mtime.toISOString()).toBe('2020-01-01T00:00:00.000Z');
+    expect((await lstat(join(out, 'bin/sh'))).mtime.toISOString()).toBe('2020-01-01T00:00:00.000Z');
+    expect((await listTree(out)).filter((p) => p.includes(TEMP_PREFIX))).toEqual([]);
+
+    const asked = sources.get(layer.digest)!.asked;
+    expect(result.requests).toBe(asked.length);
+    expect(asked.length).toBeGreaterThan(3); // 5 chunks of the big file cannot fit in 100 kB ranges together
+    expect(result).toMatchObject({ files: 4, dirs: 2, symlinks: 2, hardlinks: 1 });
+    expect(result.bytesWritten).toBe(big.length + 4 + 10);
+    expect(result.bytesFetched).toBe(asked.reduce((sum, [s, e]) => sum + e - s, 0));
+    const last = events.filter((e) => e.type === 'progress').at(-1);
+    expect(last).toMatchObject({ filesDone: 7, filesTotal: 7, bytesWritten: result.bytesWritten });
+  });
+
+  it('coalesces a directory of small files into one request', async () => {
+    const files = Array.from({ length: 60 }, (_, i) => ({
+      path: `dir/f${i}`,
+      content: randomBytes(100 + i),
+    }));
+    const layer = buildLayer(files);
+    const sources = sourcesOf([layer]);
+    await download([...layer.files.values()], sources);
+    expect(sources.get(layer.digest)!.asked).toHaveLength(1);
+    for (const file of files) expect((await readFile(join(out, file.path))).equals(file.content)).toBe(true);
+  });
+
+  it('reads each layer from its own source', async () => {
+    const one = buildLayer([{ path: 'a', content: Buffer.from('from one') }]);
+    const two = buildLayer([{ path: 'b', content: Buffer.from('from two') }]);
+    await download([...one.files.values(), ...two.files.values()], sourcesOf([one, two]));
+    expect(await readFile(join(out, 'a'), 'utf8')).toBe('from one');
+    expect(await readFile(join(out, 'b'), 'utf8')).toBe('from two');
+  });
+
+  it('falls back to one pass over the whole blob when the registry ignores Range', async () => {
+    const big = randomBytes(200_000);
+    const layer = buildLayer([
+      { path: 'x', content: Buffer.from('x') },
+      { path: 'big', content: big, chunkSize: 50_000 },
+      { path: 'y', content: Buffer.from('y') },
+    ]);
+    const sources = sourcesOf([layer], { ignoreRange: true });
+    const { result, events } = await download([...layer.files.values()], sources, {
+      maxRangeBytes: 60_000,
+      maxGap: 0,
+      concurrency: 1,
+    });
+    expect(sources.get(layer.digest)!.asked).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'fallback-whole-blob')).toEqual([
+      { type: 'fallback-whole-blob', layerDigest: layer.digest },
+    ]);
+    expect(result.wholeBlobLayers).toEqual([layer.digest]);
+    expect((await readFile(join(out, 'big'))).equals(big)).toBe(true);
+    expect(await readFile(join(out, 'y'), 'utf8')).toBe('y');
+  });
+
+  it.each([
+    ['answered at once', false],
+    ['still waiting (cancelled)', true],
+  ])('reads the blob once when the other requests of the layer are %s', async (_name, slowOthers) => {
+    const contents = Array.from({ length: 8 }, () => randomBytes(30_000));
+    const layer = buildLayer(contents.map((content, i) => ({ path: `f${i}`, content })));
+    const first = layer.files.get('f0')!.chunks[0]!.offset;
+    const delay = async (start: number) => {
+      if (slowOthers && start !== first) await new Promise((r) => setTimeout(r, 30));
+    };
+    const sources = sourcesOf([layer], { ignoreRange: true, delay });
+    const { result } = await download([...layer.files.values()], sources, {
+      maxRangeBytes: 1,
+      maxGap: 0,
+      concurrency: 4,
+    });
+    expect(sources.get(layer.digest)!.asked.length).toBeGreaterThan(1);
+    expect(result.bytesFetched).toBe(layer.blob.length);
+    for (const [i, content] of contents.entries())
+      expect((await readFile(join(out, `f${i}`))).equals(content)).toBe(true);
+  });
+
+  it('assembles chunks arriving out of order and checks the whole-file digest', async () => {
+    const content = randomBytes(160_000);
+    const layer = buildLayer([{ path: 'f', content, chunkSize: 40_000, noChunkDigest: true }]);
+    const firstStart = layer.files.get('f')!.chunks[0]!.offset;
+    const delay = (start: number) => new Promise<void>((r) => setTimeout(r, start === firstStart ? 50 : 0));
+    const sources = sourcesOf([layer], { delay });
+    await download([layer.files.get('f')!], sources, { maxRangeBytes: 1, maxGap: 0, concurrency: 4 });
+    expect((await readFile(join(out, 'f'))).equals(content)).toBe(true);
+
+    await rm(out, { recursive: true });
+    const wrong = { ...layer.files.get('f')!, digest: `sha256:${'0'.repeat(64)}` };
+    const error = await failure(
+      download([wrong], sourcesOf([layer], { delay }), { maxRangeBytes: 1, maxGap: 0, concurrency: 4 }),
+    );
+    expect(error.code).toBe('E_DIGEST_MISMATCH');
+    expect(await listTree(out)).toEqual([]);
+  });
+
+  it('refuses a file whose chunk does not match its chunkDigest and leaves no file', async () => {
+    const layer = buildLayer([
+      { path: 'good', content: Buffer.from('good') },
+      { path: 'bad', content: Buffer.from('the real bytes') },
+    ]);
+    const bad = layer.files.get('bad')!;
+    const tampered = { ...bad, chunks: [{ ...bad.chunks[0]!, chunkDigest: `sha256:${'1'.repeat(64)}` }] };
+    const error = await failure(
+      download([layer.files.get('good')!, tampered], sourcesOf([layer]), { maxGap: 0 }),
+    );
+    expect(error.code).toBe('E_DIGEST_MISMATCH');
+    expect((await listTree(out)).filter((p) => p !== 'good')).toEqual([]);
+  });
+
+  it('skips digest checks with skipVerify', async () => {
+    const layer = buildLayer([{ path: 'f', content: Buffer.from('bytes') }]);
+    const f = layer.files.get('f')!;
+    const wrong = {
+      ...f,
+      digest: `sha256:${'2'.repeat(64)}`,
+      chunks: [{ ...f.chunks[0]!, chunkDigest: `sha256:${'3'.repeat(64)}` }],
+    };
+    await download([wrong], sourcesOf([layer]), { skipVerify: true });
+    expect(await readFile(join(out, 'f'), 'utf8')).toBe('bytes');
+  });
+
+  it('reports a corrupted blob and keeps the previous file under the final name', async () => {
+    const layer = buildLayer([{ path: 'f', content: randomBytes(5000) }]);
+    const chunk = layer.files.get('f')!.chunks[0]!;
+    const blob = Buffer.from(layer.blob);
+    blob[chunk.offset + 20] = blob[chunk.offset + 20]! ^ 0xff;
+    await mkdir(out);
+    await (await import('node:fs/promises')).writeFile(join(out, 'f'), 'previous');
+    const sources = new Map([[layer.digest, new MemoryBlobSource(blob, layer.digest)]]);
+    const error = await failure(download([layer.files.get('f')!], sources));
+    expect(['E_CORRUPT', 'E_DIGEST_MISMATCH']).toContain(error.code);
+    expect(await readFile(join(out, 'f'), 'utf8')).toBe('previous');
+    expect(await listTree(out)).toEqual(['f']);
+  });
+
+  it('refuses entries under a symlink of the same job, writing nothing outside', async () => {
+    const layer = buildLayer([{ path: 'evil/pwned', content: Buffer.from('pwned') }]);
+    const entries = [meta('evil', 'symlink', { linkName: outside }), layer.files.get('evil/pwned')!];
+    const error = await failure(download(entries, sourcesOf([layer])));
+    expect(error.code).toBe('E_UNSAFE_PATH');
+    expect(await readdir(outside)).toEqual([]);
+  });
+
+  it('refuses to write through a symlink that was in the output directory before', async () => {
+    await mkdir(out);
+    await symlink(outside, join(out, 'evil'));
+    const layer = buildLayer([{ path: 'evil/pwned', content: Buffer.from('pwned') }]);
+    const error = await failure(download([layer.files.get('evil/pwned')!], sourcesOf([layer])));
+    expect(error.code).toBe('E_UNSAFE_PATH');
+    expect(await readdir(outside)).toEqual([]);
+    expect(await listTree(out)).toEqual(['evil']);
+  });
+
+  it.each(['../escape', '/abs', 'a/../../b'])(
+    'refuses the unsafe name %j before writing anything',
+    async (bad) => {
+      const layer = buildLayer([
+        { path: 'good', content: Buffer.from('good') },
+        { path: 'bad', content: Buffer.from('bad') },
+      ]);
+      const entries = [layer.files.get('good')!, { ...layer.files.get('bad')!, path: bad }];
+      const sources = sourcesOf([layer]);
+      const error = await failure(download(entries, sources));
+      expect(error.code).toBe('E_UNSAFE_PATH');
+      expect(await readdir(base)).toEqual(['outside']);
+      expect(sources.get(layer.digest)!.asked).toEqual([]);
+    },
+  );
+
+  it('places entries where outputPathOf says', async () => {
+    const layer = buildLayer([{ path: 'usr/bin/tool', content: Buffer.from('t') }]);
+    await download([layer.files.get('usr/bin/tool')!], sourcesOf([layer]), {}, () => 'renamed');
+    expect(await listTree(out)).toEqual(['renamed']);
+  });
+
+  it('refuses two entries for one output path', async () => {
+    const error = await failure(
+      download([meta('a', 'dir'), meta('a', 'symlink', { linkName: 'x' })], new Map()),
+    );
+    expect(error.code).toBe('E_USAGE');
+  });
+
+  it('cancels: rejects with E_ABORTED and leaves no temporary or partial file', async () => {
+    const contents = Array.from({ length: 6 }, () => randomBytes(20_000));
+    const layer = buildLayer(contents.map((content, i) => ({ path: `f${i}`, content })));
+    const controller = new AbortController();
+    let calls = 0;
+    const delay = async () => {
+      calls++;
+      if (calls === 3) controller.abort();
+      await new Promise((r) => setTimeout(r, 5));
+    };
+    const error = await failure(
+      download([...layer.files.values()], sourcesOf([layer], { delay }), {
+        maxRangeBytes: 1,
+        maxGap: 0,
+        concurrency: 2,
+        signal: controller.signal,
+      }),
+    );
+    expect(error.code).toBe('E_ABORTED');
+    const left = await listTree(out);
+    expect(left.filter((p) => p.startsWith(TEMP_PREFIX))).toEqual([]);
+    for (const name of left) {
+      const i = Number(name.slice(1));
+      expect((await readFile(join(out, name))).equals(contents[i]!)).toBe(true);
+    }
+    expect(left.length).toBeLessThan(6);
+  });
+});
