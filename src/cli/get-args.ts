@@ -5,7 +5,6 @@
  *   get IMAGE [BLOB_DIGEST] PATTERN... -o DIR  several patterns into DIR
  */
 
-import picomatch from 'picomatch';
 import { StargzError } from '../errors.js';
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -69,10 +68,4 @@ export function planGetArguments(args: string[], flags: { output?: string; layer
     `get got ${rest.length} arguments after IMAGE: for several patterns use -o DIR ` +
       '(without -o, the second argument is the OUTPUT, as in stargz-get)',
   );
-}
-
-/** True when a pattern names one path rather than a tree or a glob (the original form writes it to OUTPUT). */
-export function isSinglePathPattern(pattern: string): boolean {
-  if (pattern === '.' || pattern === '/' || pattern.endsWith('/')) return false;
-  return !picomatch.scan(pattern).isGlob;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planLsArguments } from '../../../src/cli/commands/ls.js';
-import { isSinglePathPattern, planGetArguments } from '../../../src/cli/get-args.js';
+import { planGetArguments } from '../../../src/cli/get-args.js';
 import { StargzError } from '../../../src/errors.js';
 
 const D = `sha256:${'ab'.repeat(32)}`;
@@ -52,22 +52,6 @@ describe('planGetArguments', () => {
     } catch (error) {
       expect(StargzError.is(error) && error.code).toBe('E_USAGE');
     }
-  });
-});
-
-describe('isSinglePathPattern', () => {
-  it.each([
-    ['bin/echo', true],
-    ['/etc/os-release', true],
-    ['bin/', false],
-    ['.', false],
-    ['/', false],
-    ['usr/lib/**/*.so', false],
-    ['etc/*.conf', false],
-    ['a?b', false],
-    ['{a,b}', false],
-  ])('%s → %s', (pattern, single) => {
-    expect(isSinglePathPattern(pattern)).toBe(single);
   });
 });
 
