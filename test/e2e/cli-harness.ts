@@ -30,7 +30,8 @@ function newestMtime(dir: string): number {
 export function ensureBuilt(): void {
   const fresh = (): boolean => existsSync(CLI) && statSync(CLI).mtimeMs >= newestMtime(join(ROOT, 'src'));
   if (fresh()) return;
-  const lock = join(ROOT, 'dist.build-lock');
+  mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+  const lock = join(ROOT, '.tmp', 'dist.build-lock');
   for (let attempt = 0; attempt < 600; attempt++) {
     try {
       mkdirSync(lock);
