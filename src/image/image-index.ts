@@ -11,6 +11,8 @@ import type { IndexEntry, IndexLayer, IndexLayerInput } from './types.js';
 
 /** The smallest prefix of a layer digest's hex part accepted as a layer name. */
 const MIN_DIGEST_PREFIX = 12;
+/** Symlinks followed while resolving one path before giving up (Linux's limit). */
+const MAX_SYMLINK_HOPS = 40;
 
 export interface FilterOptions {
   /** include everything below a matched directory (default true) */
@@ -74,9 +76,57 @@ export class ImageIndex {
     return this.view(layerDigest).byPath.get(cleanPath(path));
   }
 
-  /** The entry at `path`; `E_NOT_FOUND` when the view has no such path. */
-  findFile(path: string, layerDigest?: string): IndexEntry {
-    const entry = this.stat(path, layerDigest);
+  /**
+   * Where `path` leads when the symlinks among its parent directories are followed inside the image, as
+   * `docker cp` does (`bin/ls` with `bin -> usr/bin` is `usr/bin/ls`). With `followFinal` a symlink in the last
+   * component is followed too (what `cat` wants). Targets never leave the image root (`..` stops at it);
+   * a chain longer than 40 links, or a missing component, gives undefined.
+   */
+  resolvePath(
+    path: string,
+    layerDigest?: string,
+    options: { followFinal?: boolean } = {},
+  ): string | undefined {
+    const byPath = this.view(layerDigest).byPath;
+    const pending = cleanPath(path)
+      .split('/')
+      .filter((part) => part !== '');
+    const done: string[] = [];
+    let hops = 0;
+    while (pending.length > 0) {
+      const part = pending.shift()!;
+      if (part === '..') {
+        done.pop();
+        continue;
+      }
+      if (part === '.') continue;
+      const candidate = [...done, part].join('/');
+      const entry = byPath.get(candidate);
+      if (entry === undefined) return undefined;
+      const isLast = pending.length === 0;
+      if (entry.type === 'symlink' && (!isLast || options.followFinal)) {
+        if (++hops > MAX_SYMLINK_HOPS) return undefined;
+        const target = entry.linkName ?? '';
+        if (target.startsWith('/')) done.length = 0;
+        pending.unshift(...target.split('/').filter((piece) => piece !== ''));
+        continue;
+      }
+      if (!isLast && entry.type !== 'dir') return undefined;
+      done.push(part);
+    }
+    return done.join('/');
+  }
+
+  /**
+   * The entry at `path`; when the path itself is not in the view, the one it leads to through symlinked parent
+   * directories (see `resolvePath`). `E_NOT_FOUND` when neither exists.
+   */
+  findFile(path: string, layerDigest?: string, options: { followFinal?: boolean } = {}): IndexEntry {
+    let entry = options.followFinal ? undefined : this.stat(path, layerDigest);
+    if (entry === undefined) {
+      const resolved = this.resolvePath(path, layerDigest, options);
+      if (resolved !== undefined && resolved !== '') entry = this.stat(resolved, layerDigest);
+    }
     if (entry === undefined) {
       const where = layerDigest === undefined ? 'the image' : `layer ${this.layer(layerDigest).digest}`;
       throw new StargzError('E_NOT_FOUND', `${JSON.stringify(path)} not found in ${where}`, {
@@ -118,7 +168,9 @@ export class ImageIndex {
     const expanded = new Set<string>();
     for (const source of typeof patterns === 'string' ? [patterns] : patterns) {
       const pattern = compilePattern(source);
-      const matched = matchPattern(view, pattern);
+      const matched = matchPattern(view, pattern, (path, followFinal) =>
+        this.resolvePath(path, layerDigest, { followFinal }),
+      );
       if (matched.length === 0) throw this.noMatch(pattern, layerDigest);
       for (const entry of matched) {
         selected.add(entry);
@@ -176,12 +228,23 @@ export class ImageIndex {
 }
 
 /** The entries a pattern matches by itself (before directory expansion). */
-function matchPattern(view: SortedView, pattern: CompiledPattern): IndexEntry[] {
-  const accept = (entry: IndexEntry) => !pattern.directoryOnly || entry.type === 'dir';
+function matchPattern(
+  view: SortedView,
+  pattern: CompiledPattern,
+  resolve: (path: string, followFinal: boolean) => string | undefined,
+): IndexEntry[] {
+  const accept = (entry: IndexEntry | undefined): entry is IndexEntry =>
+    entry !== undefined && (!pattern.directoryOnly || entry.type === 'dir');
   if (pattern.matchAll) return [...view.entries];
   if (pattern.isLiteral) {
-    const entry = view.byPath.get(pattern.path);
-    return entry && accept(entry) ? [entry] : [];
+    let entry = view.byPath.get(pattern.path);
+    if (!accept(entry)) {
+      // a path through a symlinked directory (bin/ls with bin -> usr/bin) selects what it leads to; `lib/`
+      // with lib -> usr/lib selects the directory, as `ls lib/` would
+      const resolved = resolve(pattern.path, pattern.directoryOnly);
+      if (resolved !== undefined && resolved !== '') entry = view.byPath.get(resolved);
+    }
+    return accept(entry) ? [entry] : [];
   }
   return view.entries.filter((entry) => accept(entry) && pattern.matches(entry.path));
 }
