@@ -110,6 +110,7 @@ export class ContentCache {
   private readonly maxManifestBytes: number;
   private readonly logger: Logger;
   private readonly madeDirs = new Set<string>();
+  private readonly inFlight = new Set<Promise<boolean>>();
   private readonly counters: CacheStats = {
     tocHits: 0,
     tocMisses: 0,
@@ -197,6 +198,17 @@ export class ContentCache {
       payloadBytes: payload.length,
     } as const;
     return this.store(path, encodeEntry(header, payload));
+  }
+
+  /** Like `putToc`, without waiting: the store runs while the caller goes on (see `flush`). */
+  putTocInBackground(layerDigest: string, toc: TocToStore): void {
+    const store = this.putToc(layerDigest, toc).finally(() => this.inFlight.delete(store));
+    this.inFlight.add(store);
+  }
+
+  /** Waits for the stores started in the background. */
+  async flush(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
   /** The cached manifest with this digest, or undefined on a miss (bytes verified against the digest). */

@@ -16,9 +16,10 @@ export function tempPathFor(finalPath: string): string {
 }
 
 /**
- * Writes `bytes` to a temp file, flushes it, and renames it onto `finalPath`. Readers see either the old
- * file, no file, or the whole new file; never a partial one. Concurrent writers of the same key each
- * publish a complete file and the last rename wins.
+ * Writes `bytes` to a temp file and renames it onto `finalPath`. Readers see either the old file, no file,
+ * or the whole new file; never a partial one. Concurrent writers of the same key each publish a complete
+ * file and the last rename wins. No fsync: after a crash an entry may be empty or stale, and every load
+ * verifies its digest, so such an entry is discarded rather than trusted.
  */
 export async function writeFileAtomic(finalPath: string, bytes: Uint8Array, mode = 0o600): Promise<void> {
   const temp = tempPathFor(finalPath);
@@ -27,7 +28,6 @@ export async function writeFileAtomic(finalPath: string, bytes: Uint8Array, mode
     const handle = await open(temp, 'wx', mode);
     try {
       await handle.writeFile(bytes);
-      await handle.sync();
     } finally {
       await handle.close();
     }

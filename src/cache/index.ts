@@ -16,3 +16,9 @@ export {
 } from './content-cache.js';
 export { digestOf, matchesDigest, parseDigest } from './digest.js';
 export { defaultCacheDir } from './location.js';
+export {
+  cachedTocLoader,
+  type LayerTocLoader,
+  type LayerTocWithRaw,
+  type TocCacheLayer,
+} from './toc-loader.js';
