@@ -120,6 +120,11 @@ async function main(): Promise<void> {
   process.stdout.write(
     `shaped network: ${delayMs} ms per request and per response, +1 round trip per new connection, ${mbit} Mbit/s\n\n`,
   );
+  if (preset === 'quick') {
+    process.stdout.write(
+      'quick preset: the images are small, so the targets (set for the full images) are not meaningful\n',
+    );
+  }
   process.stdout.write(`${table(results)}\n\n`);
   const startupRatio = startup.helpMs / startup.nodeMs;
   process.stdout.write(
