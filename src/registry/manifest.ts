@@ -209,6 +209,7 @@ function parseDescriptor(value: unknown, where: string): Descriptor {
     }
   }
   if (Array.isArray(record.urls)) descriptor.urls = record.urls.filter((url) => typeof url === 'string');
+  if (typeof record.artifactType === 'string') descriptor.artifactType = record.artifactType;
   return descriptor;
 }
 

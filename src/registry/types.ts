@@ -23,6 +23,8 @@ export interface Descriptor {
   annotations?: Record<string, string>;
   platform?: Platform & { 'os.version'?: string; 'os.features'?: string[] };
   urls?: string[];
+  /** OCI 1.1: the artifact type of a manifest that is not a container image (signatures, SBOMs) */
+  artifactType?: string;
 }
 
 /**
