@@ -7,7 +7,7 @@ import { StargzError } from '../errors.js';
 import type { BlobSource } from '../registry/types.js';
 import { FOOTER_SIZE_ESTARGZ, parseFooter } from './footer.js';
 import { readRangeBytes } from './read-range.js';
-import { parseTocMember } from './toc.js';
+import { MAX_TOC_MEMBER_BYTES, parseTocMember } from './toc.js';
 import type { LayerToc } from './types.js';
 
 /** How many bytes of a blob's end are read at first: enough for the TOC of most layers. */
@@ -35,6 +35,15 @@ export function parseLayerTail(bytes: Uint8Array, bytesStart: number, blobSize: 
     });
   }
   const footer = parseFooter(bytes.subarray(Math.max(0, bytes.length - FOOTER_SIZE_ESTARGZ)), blobSize);
+  const memberSize = blobSize - footer.size - footer.tocOffset;
+  if (memberSize > MAX_TOC_MEMBER_BYTES) {
+    throw new StargzError(
+      'E_TOC_INVALID',
+      `invalid eStargz TOC: the footer puts a TOC of ${memberSize} bytes at byte ${footer.tocOffset}, more ` +
+        `than the limit of ${MAX_TOC_MEMBER_BYTES}: the layer is corrupt`,
+      { details: { tocOffset: footer.tocOffset, tocSize: memberSize, limit: MAX_TOC_MEMBER_BYTES } },
+    );
+  }
   if (footer.tocOffset < bytesStart) return { kind: 'need', start: footer.tocOffset };
   const member = bytes.subarray(footer.tocOffset - bytesStart, blobSize - footer.size - bytesStart);
   const { toc, tocDigest } = parseTocMember(member, { tocOffset: footer.tocOffset, blobSize });
