@@ -50,13 +50,32 @@ export function parseLayerTail(bytes: Uint8Array, bytesStart: number, blobSize: 
   return { kind: 'toc', layer: { footer, toc, tocDigest, blobSize } };
 }
 
+/** What a layer media type says about a compression eStargz cannot have, or undefined. */
+function nonGzipKind(mediaType: string | undefined): string | undefined {
+  if (mediaType === undefined) return undefined;
+  const type = mediaType.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type.endsWith('+zstd') || type.endsWith('.zstd')) return 'zstd-compressed';
+  if (type.endsWith('.tar') || type.endsWith('+tar')) return 'uncompressed';
+  return undefined;
+}
+
 /** Adds the layer digest to an error from the parsers so the user knows which layer is at fault. */
-function inLayer(error: unknown, digest: string): unknown {
+function inLayer(error: unknown, source: BlobSource): unknown {
+  const digest = source.digest;
   if (!StargzError.is(error) || error.code === 'E_ABORTED' || error.details['layer'] !== undefined)
     return error;
-  return new StargzError(error.code, `layer ${digest}: ${error.message}`, {
+  const kind = error.code === 'E_NOT_ESTARGZ' ? nonGzipKind(source.mediaType) : undefined;
+  const message =
+    kind === undefined
+      ? `layer ${digest}: ${error.message}`
+      : `layer ${digest} is ${kind} (media type ${source.mediaType}): only gzip eStargz layers can be read`;
+  return new StargzError(error.code, message, {
     cause: error,
-    details: { ...error.details, layer: digest },
+    details: {
+      ...error.details,
+      layer: digest,
+      ...(source.mediaType === undefined ? {} : { mediaType: source.mediaType }),
+    },
   });
 }
 
@@ -89,7 +108,7 @@ export async function openLayer(source: BlobSource, options: OpenLayerOptions = 
     }
     layer = result.layer;
   } catch (error) {
-    throw inLayer(error, source.digest);
+    throw inLayer(error, source);
   }
   if (options.expectedTocDigest !== undefined && options.expectedTocDigest !== layer.tocDigest) {
     throw new StargzError(

@@ -137,6 +137,7 @@ export class RegistryClient {
     return {
       digest,
       size,
+      mediaType: descriptor.mediaType,
       readRange(start, end, options = {}) {
         return client.readRange(reference, digest, start, end, { ...options, ...known });
       },

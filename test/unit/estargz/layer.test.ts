@@ -330,3 +330,24 @@ describe('hardening: TOC sizes', () => {
     expect(layer.toc.entries[60_000]?.name).toBe('d53/file-59999.txt');
   });
 });
+
+describe('hardening: layers that are not gzip', () => {
+  const tar = tarOf('etc/hostname', Buffer.from('box\n'));
+  it.each([
+    ['application/vnd.oci.image.layer.v1.tar+zstd', randomBytes(4000), /zstd/],
+    ['application/vnd.oci.image.layer.v1.tar', tar, /uncompressed/],
+    ['application/vnd.docker.image.rootfs.diff.tar', tar, /uncompressed/],
+  ])('%s → E_NOT_ESTARGZ naming the layer and its media type', async (mediaType, blob, says) => {
+    const source = Object.assign(new MemoryBlobSource(blob), { mediaType });
+    try {
+      await openLayer(source);
+      expect.unreachable('openLayer should fail');
+    } catch (error) {
+      expect(StargzError.is(error) && error.code).toBe('E_NOT_ESTARGZ');
+      const message = (error as Error).message;
+      expect(message).toContain(source.digest);
+      expect(message).toContain(mediaType);
+      expect(message).toMatch(says);
+    }
+  });
+});
