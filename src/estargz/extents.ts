@@ -1,7 +1,8 @@
 /**
  * Compressed extents of payload pieces. A piece (a file's first chunk or a `chunk` entry) starts at the
- * gzip member at `offset`; its extent ends at the next *different* member offset among later pieces with
- * `innerOffset` 0, in TOC order, or at the TOC offset for the last one. Extents must lie inside
+ * gzip member at `offset`; its extent ends at the next *different* member offset among later pieces, in TOC
+ * order, or at the TOC offset for the last one. A piece's `offset` is always a member start, even when its
+ * `innerOffset` is not 0 (a shared member whose first bytes are a tar header, not a listed payload). Extents must lie inside
  * [0, tocOffset) and distinct members must not overlap.
  */
 
@@ -34,7 +35,7 @@ export function assignCompressedEnds(
   for (let i = pieces.length - 1; i >= 0; i--) {
     const piece = pieces[i] as PieceLocation;
     piece.compressedEnd = piece.offset !== nearest ? nearest : nextDifferent;
-    if (piece.innerOffset === 0 && piece.offset !== nearest) {
+    if (piece.offset !== nearest) {
       nextDifferent = nearest;
       nearest = piece.offset;
     }

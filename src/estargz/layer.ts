@@ -7,7 +7,7 @@ import { StargzError } from '../errors.js';
 import type { BlobSource } from '../registry/types.js';
 import { FOOTER_SIZE_ESTARGZ, parseFooter } from './footer.js';
 import { readRangeBytes } from './read-range.js';
-import { parseTocMember } from './toc.js';
+import { MAX_TOC_MEMBER_BYTES, parseTocMember } from './toc.js';
 import type { LayerToc } from './types.js';
 
 /** How many bytes of a blob's end are read at first: enough for the TOC of most layers. */
@@ -35,19 +35,47 @@ export function parseLayerTail(bytes: Uint8Array, bytesStart: number, blobSize: 
     });
   }
   const footer = parseFooter(bytes.subarray(Math.max(0, bytes.length - FOOTER_SIZE_ESTARGZ)), blobSize);
+  const memberSize = blobSize - footer.size - footer.tocOffset;
+  if (memberSize > MAX_TOC_MEMBER_BYTES) {
+    throw new StargzError(
+      'E_TOC_INVALID',
+      `invalid eStargz TOC: the footer puts a TOC of ${memberSize} bytes at byte ${footer.tocOffset}, more ` +
+        `than the limit of ${MAX_TOC_MEMBER_BYTES}: the layer is corrupt`,
+      { details: { tocOffset: footer.tocOffset, tocSize: memberSize, limit: MAX_TOC_MEMBER_BYTES } },
+    );
+  }
   if (footer.tocOffset < bytesStart) return { kind: 'need', start: footer.tocOffset };
   const member = bytes.subarray(footer.tocOffset - bytesStart, blobSize - footer.size - bytesStart);
   const { toc, tocDigest } = parseTocMember(member, { tocOffset: footer.tocOffset, blobSize });
   return { kind: 'toc', layer: { footer, toc, tocDigest, blobSize } };
 }
 
+/** What a layer media type says about a compression eStargz cannot have, or undefined. */
+function nonGzipKind(mediaType: string | undefined): string | undefined {
+  if (mediaType === undefined) return undefined;
+  const type = mediaType.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type.endsWith('+zstd') || type.endsWith('.zstd')) return 'zstd-compressed';
+  if (type.endsWith('.tar') || type.endsWith('+tar')) return 'uncompressed';
+  return undefined;
+}
+
 /** Adds the layer digest to an error from the parsers so the user knows which layer is at fault. */
-function inLayer(error: unknown, digest: string): unknown {
+function inLayer(error: unknown, source: BlobSource): unknown {
+  const digest = source.digest;
   if (!StargzError.is(error) || error.code === 'E_ABORTED' || error.details['layer'] !== undefined)
     return error;
-  return new StargzError(error.code, `layer ${digest}: ${error.message}`, {
+  const kind = error.code === 'E_NOT_ESTARGZ' ? nonGzipKind(source.mediaType) : undefined;
+  const message =
+    kind === undefined
+      ? `layer ${digest}: ${error.message}`
+      : `layer ${digest} is ${kind} (media type ${source.mediaType}): only gzip eStargz layers can be read`;
+  return new StargzError(error.code, message, {
     cause: error,
-    details: { ...error.details, layer: digest },
+    details: {
+      ...error.details,
+      layer: digest,
+      ...(source.mediaType === undefined ? {} : { mediaType: source.mediaType }),
+    },
   });
 }
 
@@ -80,7 +108,7 @@ export async function openLayer(source: BlobSource, options: OpenLayerOptions = 
     }
     layer = result.layer;
   } catch (error) {
-    throw inLayer(error, source.digest);
+    throw inLayer(error, source);
   }
   if (options.expectedTocDigest !== undefined && options.expectedTocDigest !== layer.tocDigest) {
     throw new StargzError(

@@ -18,6 +18,11 @@ export const MAX_TOC_JSON_BYTES = 150 * 1024 * 1024;
 export const MAX_TOC_ENTRIES = 2_000_000;
 /** Room for the tar headers and padding around the JSON in the TOC member. */
 const TAR_OVERHEAD = 64 * 1024;
+/**
+ * The largest compressed TOC member accepted: gzip never grows data by more than a few bytes per 64 KiB,
+ * so a member larger than this cannot hold a TOC within the limits (a guard against hostile footers).
+ */
+export const MAX_TOC_MEMBER_BYTES = MAX_TOC_JSON_BYTES + 2 * TAR_OVERHEAD;
 
 export interface TocContext {
   /** where the TOC member starts: every payload lies before it */

@@ -172,6 +172,10 @@ export class ImageIndex {
         this.resolvePath(path, layerDigest, { followFinal }),
       );
       if (matched.length === 0) throw this.noMatch(pattern, layerDigest);
+      if (pattern.matchAll) {
+        for (const entry of matched) selected.add(entry); // everything: nothing left to expand
+        continue;
+      }
       for (const entry of matched) {
         selected.add(entry);
         if (!expand || entry.type !== 'dir' || isUnderAny(entry.path, expanded)) continue;
@@ -249,11 +253,14 @@ function matchPattern(
   return view.entries.filter((entry) => accept(entry) && pattern.matches(entry.path));
 }
 
-/** Whether `path` or one of its ancestors is in `dirs`. */
+/**
+ * Whether `path` or one of its ancestors is in `dirs`. Ancestors are tried from the top: an expanded directory
+ * is usually a high one, so deep paths are not walked segment by segment (that was cubic in the depth).
+ */
 function isUnderAny(path: string, dirs: ReadonlySet<string>): boolean {
   if (dirs.size === 0) return false;
-  for (let p = path; ; p = p.slice(0, p.lastIndexOf('/'))) {
-    if (dirs.has(p)) return true;
-    if (!p.includes('/')) return false;
+  for (let slash = path.indexOf('/'); slash !== -1; slash = path.indexOf('/', slash + 1)) {
+    if (dirs.has(path.slice(0, slash))) return true;
   }
+  return dirs.has(path);
 }

@@ -213,10 +213,13 @@ export class Authenticator {
         details: { registry },
       });
     }
+    // some token servers send the lifetime as a string of digits
+    const stated =
+      typeof body.expires_in === 'string' && /^\d+$/.test(body.expires_in.trim())
+        ? Number(body.expires_in)
+        : body.expires_in;
     const expiresIn =
-      typeof body.expires_in === 'number' && Number.isFinite(body.expires_in) && body.expires_in > 0
-        ? body.expires_in
-        : DEFAULT_TOKEN_LIFETIME_S;
+      typeof stated === 'number' && Number.isFinite(stated) && stated > 0 ? stated : DEFAULT_TOKEN_LIFETIME_S;
     const lifetimeMs = expiresIn * 1000;
     const now = this.transport.now();
     const leeway = Math.min(MAX_REFRESH_LEEWAY_MS, lifetimeMs / 4);

@@ -31,6 +31,8 @@ export interface ReadRangeOptions {
   signal?: AbortSignal;
   /** the blob size when known (from its descriptor): the end of a 'whole' answer without Content-Length */
   size?: number;
+  /** the descriptor's `urls` (foreign layers): tried, without credentials, when the registry answers 404 */
+  urls?: readonly string[];
 }
 
 interface OpenedRange {
@@ -96,10 +98,43 @@ class BlobRead {
       );
       response = await this.api.send(this.reference, url, { method: 'GET', headers, signal });
     }
+    if (response.status === 404 && this.options.urls?.length) {
+      const foreign = await this.openForeign(headers);
+      if (foreign !== undefined) {
+        await response.dump();
+        response = foreign;
+      }
+    }
     if (response.originChanged && (response.status === 200 || response.status === 206)) {
       this.memory.locations.set(this.key, response.url);
     }
     return this.check(response, start, end);
+  }
+
+  /** A foreign layer from the first of its http(s) `urls` that serves it (never with credentials). */
+  private async openForeign(headers: Record<string, string>): Promise<HttpResponse | undefined> {
+    for (const text of this.options.urls ?? []) {
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        continue;
+      }
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') continue;
+      const response = await this.api.transport.request({
+        method: 'GET',
+        url,
+        headers,
+        signal: this.options.signal,
+      });
+      if (response.status === 200 || response.status === 206) {
+        this.memory.locations.set(this.key, response.url);
+        return response;
+      }
+      this.api.transport.logger.debug(`foreign layer URL ${redactUrl(url)} answered ${response.status}`);
+      await response.dump();
+    }
+    return undefined;
   }
 
   private async check(response: HttpResponse, start: number, end: number | undefined): Promise<OpenedRange> {

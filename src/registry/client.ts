@@ -126,18 +126,26 @@ export class RegistryClient {
     return readBlobRange(this.api, this.memory, reference, digest, start, end, options);
   }
 
-  /** A range-readable blob for a descriptor of the reference's image. */
+  /**
+   * A range-readable blob for a descriptor of the reference's image. A foreign layer the registry does not
+   * hold is read from the descriptor's `urls`.
+   */
   blob(reference: ImageReference, descriptor: Descriptor): RegistryBlob {
     const client = this;
-    const { digest, size } = descriptor;
+    const { digest, size, urls } = descriptor;
+    const known = urls?.length ? { size, urls } : { size };
     return {
       digest,
       size,
+      mediaType: descriptor.mediaType,
       readRange(start, end, options = {}) {
-        return client.readRange(reference, digest, start, end, { ...options, size });
+        return client.readRange(reference, digest, start, end, { ...options, ...known });
       },
       readTail(length, options = {}) {
-        return client.readRange(reference, digest, Math.max(0, size - length), size, { ...options, size });
+        return client.readRange(reference, digest, Math.max(0, size - length), size, {
+          ...options,
+          ...known,
+        });
       },
     };
   }

@@ -99,6 +99,25 @@ function mediaTypeOf(json: Record<string, unknown>, contentType: string | undefi
   return MEDIA_TYPES.ociManifest;
 }
 
+/** True when a manifest is Docker schema 1, by its Content-Type or its `schemaVersion`. */
+function isSchema1(contentType: string | undefined, bytes: Buffer): boolean {
+  const type = contentType?.split(';')[0]?.trim().toLowerCase();
+  if (type === MEDIA_TYPES.dockerSchema1 || type === MEDIA_TYPES.dockerSchema1Signed) return true;
+  try {
+    const json: unknown = JSON.parse(bytes.toString('utf8'));
+    return (json as { schemaVersion?: unknown } | null)?.schemaVersion === 1;
+  } catch {
+    return false;
+  }
+}
+
+function schema1Error(what: string): StargzError {
+  return new StargzError(
+    'E_UNSUPPORTED',
+    `${what} is a Docker schema 1 manifest, which starget does not read`,
+  );
+}
+
 /** True for an OCI index or a Docker manifest list. */
 export function isIndexMediaType(mediaType: string): boolean {
   return mediaType === MEDIA_TYPES.ociIndex || mediaType === MEDIA_TYPES.dockerManifestList;
@@ -134,6 +153,8 @@ export async function fetchManifest(
   const algorithm = expected?.slice(0, expected.indexOf(':')) ?? 'sha256';
   const actual = digestOf(bytes, algorithm);
   if (expected !== undefined && actual !== expected) {
+    // a signed schema 1 manifest's digest covers its payload without signatures, never the bytes served
+    if (isSchema1(response.header('content-type'), bytes)) throw schema1Error(subject.what);
     throw new StargzError(
       'E_DIGEST_MISMATCH',
       `${subject.what} does not match its digest: expected ${expected}, got ${actual}`,
@@ -209,6 +230,7 @@ function parseDescriptor(value: unknown, where: string): Descriptor {
     }
   }
   if (Array.isArray(record.urls)) descriptor.urls = record.urls.filter((url) => typeof url === 'string');
+  if (typeof record.artifactType === 'string') descriptor.artifactType = record.artifactType;
   return descriptor;
 }
 
@@ -229,10 +251,7 @@ export function parseImageManifest(
     mediaType === MEDIA_TYPES.dockerSchema1Signed ||
     json.schemaVersion === 1
   ) {
-    throw new StargzError(
-      'E_UNSUPPORTED',
-      `${what} is a Docker schema 1 manifest, which starget does not read`,
-    );
+    throw schema1Error(what);
   }
   if (!Array.isArray(json.layers)) throw new StargzError('E_PROTOCOL', `${what} has no "layers" list`);
   const config = parseDescriptor(json.config, `${what}: config`);

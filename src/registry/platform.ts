@@ -90,11 +90,26 @@ export function platformMatches(wanted: Platform, candidate: Platform): boolean 
   return want.variant === have.variant;
 }
 
+const IMAGE_MANIFEST_TYPES: ReadonlySet<string> = new Set([
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+]);
+
 /** Attestations and other non-image entries an index may carry (BuildKit writes `unknown/unknown`). */
 function isImageEntry(descriptor: Descriptor): boolean {
   if (descriptor.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest') return false;
   const platform = descriptor.platform;
   return platform !== undefined && platform.os !== 'unknown' && platform.architecture !== 'unknown';
+}
+
+/** An image manifest entry that names no platform: any platform's, as containerd reads it. */
+function isUnnamedImageEntry(descriptor: Descriptor): boolean {
+  return (
+    descriptor.platform === undefined &&
+    descriptor.artifactType === undefined &&
+    descriptor.annotations?.['vnd.docker.reference.type'] === undefined &&
+    IMAGE_MANIFEST_TYPES.has(descriptor.mediaType)
+  );
 }
 
 /** The image platforms an index offers, formatted, in index order without duplicates. */
@@ -108,7 +123,8 @@ export function availablePlatforms(manifests: readonly Descriptor[]): string[] {
 
 /**
  * The index entry for a platform: among matches, an exact variant match first (arm without a variant
- * prefers v7), then the first in index order. Undefined when none matches.
+ * prefers v7), then the first in index order; when no entry names the platform, the first image manifest
+ * entry that names none (older indexes omit `platform`). Undefined when none matches.
  */
 export function selectPlatformManifest(
   manifests: readonly Descriptor[],
@@ -118,7 +134,8 @@ export function selectPlatformManifest(
     (descriptor) =>
       isImageEntry(descriptor) && descriptor.platform && platformMatches(wanted, descriptor.platform),
   );
-  if (candidates.length <= 1) return candidates[0];
+  if (candidates.length === 0) return manifests.find(isUnnamedImageEntry);
+  if (candidates.length === 1) return candidates[0];
   const want = normalizePlatform(wanted);
   // 32-bit arm without a variant means v7, as containerd reads it
   const preferred = want.variant ?? (want.architecture === 'arm' ? 'v7' : undefined);

@@ -23,6 +23,8 @@ export interface Descriptor {
   annotations?: Record<string, string>;
   platform?: Platform & { 'os.version'?: string; 'os.features'?: string[] };
   urls?: string[];
+  /** OCI 1.1: the artifact type of a manifest that is not a container image (signatures, SBOMs) */
+  artifactType?: string;
 }
 
 /**
@@ -45,6 +47,8 @@ export interface BlobSource {
   readonly digest: string;
   /** blob size in bytes, from the manifest descriptor */
   readonly size: number;
+  /** the descriptor's media type, when known (for messages about layers that cannot be eStargz) */
+  readonly mediaType?: string;
   /** Reads [start, end) (end exclusive). Retries, auth and redirects are the source's business. */
   readRange(start: number, end: number, options?: { signal?: AbortSignal }): Promise<BlobRangeResponse>;
 }

@@ -261,6 +261,15 @@ describe('RegistryClient authentication', () => {
       expect(tokens.requests).toHaveLength(2);
     });
 
+    it('reads expires_in sent as a string of digits', async () => {
+      tokens.controls.expiresIn = '3600';
+      const c = client();
+      await c.getManifest(ref(PUBLIC));
+      clock += 600_000;
+      await c.getManifest(ref(PUBLIC));
+      expect(tokens.requests).toHaveLength(1);
+    });
+
     it('fetches a fresh token once when the registry stops accepting the cached one', async () => {
       tokens.controls.expiresIn = 3600;
       const c = client();

@@ -282,7 +282,8 @@ export interface TokenServerControls {
   username: string;
   password: string;
   identityToken: string;
-  expiresIn?: number;
+  /** a string models token servers that send `"expires_in": "300"` */
+  expiresIn?: number | string;
   /** the field the token is sent in */
   field: 'token' | 'access_token';
 }

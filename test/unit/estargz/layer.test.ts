@@ -274,3 +274,80 @@ describe('bad input: each gives its own code, never a crash', () => {
     expect(['E_DIGEST_MISMATCH', 'E_CORRUPT']).toContain(await codeOf(() => decodeWholeBlob(bad, layer)));
   });
 });
+
+describe('hardening: TOC sizes', () => {
+  /** A blob of `size` bytes that only has a footer pointing at `tocOffset`; records the bytes asked for. */
+  function footerOnly(size: number, tocOffset: number) {
+    const footer = footerBytes(tocOffset, 'estargz');
+    const asked: number[] = [];
+    const source = {
+      digest: `sha256:${'a'.repeat(64)}`,
+      size,
+      async readRange(start: number, end: number) {
+        asked.push(end - start);
+        const from = start;
+        return {
+          kind: 'partial' as const,
+          start,
+          end,
+          body: (async function* () {
+            for (let at = from; at < end; at += 1 << 20) {
+              const to = Math.min(end, at + (1 << 20));
+              const piece = Buffer.alloc(to - at);
+              const overlap = Math.max(at, size - 51);
+              if (overlap < to) footer.copy(piece, overlap - at, overlap - (size - 51), to - (size - 51));
+              yield piece;
+            }
+          })(),
+        };
+      },
+    };
+    return { source, asked };
+  }
+
+  it('refuses a footer that puts a TOC of gigabytes before the tail, without buffering it', async () => {
+    const { source, asked } = footerOnly(6 * 1024 ** 3, 0);
+    expect(await codeOf(() => openLayer(source))).toBe('E_TOC_INVALID');
+    expect(asked).toEqual([512 * 1024]);
+  });
+
+  it('opens a layer of 60 000 entries whose TOC is larger than the default tail (second read)', async () => {
+    const entries = Array.from({ length: 60_000 }, (_, i) => ({
+      type: 'reg' as const,
+      name: `d${i % 97}/./file-${i}.txt`,
+      content: Buffer.from(`${i}`),
+    }));
+    const written = writeEstargz(entries, { level: 1 });
+    const size = written.blob.length;
+    expect(size - written.tocOffset).toBeGreaterThan(512 * 1024);
+    const source = new MemoryBlobSource(written.blob);
+    const layer = await openLayer(source, { expectedTocDigest: written.tocDigest });
+    expect(source.reads).toEqual([
+      { start: size - 512 * 1024, end: size },
+      { start: written.tocOffset, end: size - 512 * 1024 },
+    ]);
+    expect(layer.toc.entries).toHaveLength(60_001);
+    expect(layer.toc.entries[60_000]?.name).toBe('d53/file-59999.txt');
+  });
+});
+
+describe('hardening: layers that are not gzip', () => {
+  const tar = tarOf('etc/hostname', Buffer.from('box\n'));
+  it.each([
+    ['application/vnd.oci.image.layer.v1.tar+zstd', randomBytes(4000), /zstd/],
+    ['application/vnd.oci.image.layer.v1.tar', tar, /uncompressed/],
+    ['application/vnd.docker.image.rootfs.diff.tar', tar, /uncompressed/],
+  ])('%s → E_NOT_ESTARGZ naming the layer and its media type', async (mediaType, blob, says) => {
+    const source = Object.assign(new MemoryBlobSource(blob), { mediaType });
+    try {
+      await openLayer(source);
+      expect.unreachable('openLayer should fail');
+    } catch (error) {
+      expect(StargzError.is(error) && error.code).toBe('E_NOT_ESTARGZ');
+      const message = (error as Error).message;
+      expect(message).toContain(source.digest);
+      expect(message).toContain(mediaType);
+      expect(message).toMatch(says);
+    }
+  });
+});

@@ -140,6 +140,25 @@ describe('parseTocJson', () => {
     ]);
   });
 
+  it('ends an extent at a shared member whose first listed file has an innerOffset (every member start ends an extent)', () => {
+    // the member at 200 starts with bytes no listed payload begins at (a tar header): every file in it has
+    // innerOffset > 0, yet 200 is still a member start, so "a" ends there
+    const toc = parse([
+      { name: 'a', type: 'reg', size: 10, offset: 100 },
+      { name: 'b', type: 'reg', size: 10, offset: 200, innerOffset: 512 },
+      { name: 'c', type: 'reg', size: 10, offset: 200, innerOffset: 1034 },
+      { name: 'd', type: 'reg', size: 10, offset: 300 },
+    ]);
+    expect(
+      toc.entries.flatMap((e) => e.chunks.map((c) => [c.offset, c.innerOffset, c.compressedEnd])),
+    ).toEqual([
+      [100, 0, 200],
+      [200, 512, 300],
+      [200, 1034, 300],
+      [300, 0, 10_000],
+    ]);
+  });
+
   it('accepts an empty or absent entry list', () => {
     expect(parse([]).entries).toEqual([]);
     expect(parseTocJson('{"version":1}', ctx)).toEqual({ version: 1, entries: [] });

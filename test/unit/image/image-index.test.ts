@@ -213,3 +213,30 @@ describe('ImageIndex: one layer alone', () => {
     expect(caught(() => twins.entries('ab'.repeat(8))).message).toContain('several layers');
   });
 });
+
+describe('ImageIndex: deep trees', () => {
+  // a chain of 4000 nested directories (paths of 8000 characters) and 100k files: every lookup must stay
+  // near-linear (the test timeout catches a cubic walk over the ancestors of each entry)
+  const depth = 4000;
+  const dirs: string[] = [];
+  for (let i = 0, path = ''; i < depth; i++) {
+    path = path === '' ? 'd' : `${path}/d`;
+    dirs.push(path);
+  }
+  const deepest = dirs[depth - 1] as string;
+  const files = Array.from({ length: 96_000 }, (_, i) => file(`w/f${i}`));
+  const entries = [...dirs.map((path) => dir(path)), ...files, file(`${deepest}/leaf`)];
+  const deep = new ImageIndex([{ digest: `sha256:${'1'.repeat(64)}`, toc: { entries } }]);
+
+  it('selects everything, a deep directory and a glob without blowing up', () => {
+    expect(deep.filterFiles('/')).toHaveLength(depth + 1 + 96_001);
+    expect(paths(deep.filterFiles(`${dirs[depth - 3]}/`))).toEqual([
+      dirs[depth - 3],
+      dirs[depth - 2],
+      deepest,
+      `${deepest}/leaf`,
+    ]);
+    expect(deep.filterFiles('d/**/leaf')).toHaveLength(1);
+    expect(deep.findFile(`/${deepest}/leaf`).type).toBe('reg');
+  }, 15_000); // a guard against the cubic walk (about 30 s), not a speed measure: the fixed walk takes well under 1 s
+});

@@ -150,6 +150,26 @@ describe('selectPlatformManifest', () => {
     expect(selectPlatformManifest(index, { os: 'unknown', architecture: 'unknown' })).toBeUndefined();
   });
 
+  it('takes an entry without platform when no entry names the platform (containerd reads it as any)', () => {
+    const unnamed = entry(8, undefined);
+    const attestation = {
+      ...entry(9, undefined),
+      annotations: { 'vnd.docker.reference.type': 'attestation-manifest' },
+    };
+    const artifact = { ...entry(10, undefined), artifactType: 'application/vnd.dev.sigstore.bundle+json' };
+    const nested = { ...entry(11, undefined), mediaType: 'application/vnd.oci.image.index.v1+json' };
+    expect(selectPlatformManifest([unnamed], parsePlatform('linux/amd64'))?.digest).toBe(unnamed.digest);
+    expect(
+      selectPlatformManifest([attestation, artifact, unnamed], parsePlatform('linux/arm64'))?.digest,
+    ).toBe(unnamed.digest);
+    // an entry that names the platform wins over one that names none
+    const amd = entry(1, { os: 'linux', architecture: 'amd64' });
+    expect(selectPlatformManifest([unnamed, amd], parsePlatform('linux/amd64'))?.digest).toBe(amd.digest);
+    expect(
+      selectPlatformManifest([attestation, artifact, nested], parsePlatform('linux/amd64')),
+    ).toBeUndefined();
+  });
+
   it('lists the available image platforms', () => {
     expect(availablePlatforms(index)).toEqual([
       'linux/amd64',
