@@ -181,6 +181,9 @@ export async function fetchManifest(
 }
 
 /** HEADs a manifest and reads its digest from `Docker-Content-Digest`; undefined when the header is absent. */
+/** Answers to a manifest HEAD that mean "ask with GET" rather than "not there". */
+const HEAD_REFUSED: ReadonlySet<number> = new Set([400, 405, 501]);
+
 export async function headManifest(
   api: RegistryApi,
   reference: ImageReference,
@@ -194,6 +197,8 @@ export async function headManifest(
     signal,
   });
   await response.dump();
+  // some registries and proxies refuse HEAD on manifests: the caller falls back to GET
+  if (HEAD_REFUSED.has(response.status)) return undefined;
   if (response.status !== 200) throw registryError(response.status, '', subject);
   const digest = response.header('docker-content-digest')?.trim();
   if (digest === undefined || !isValidDigest(digest)) return undefined;

@@ -277,6 +277,24 @@ describe('RegistryClient.getManifest against a scripted registry', () => {
     expect(registry.requests.slice(before + 1).map((r) => r.method)).toEqual(['HEAD', 'GET']);
   });
 
+  it.each([400, 405, 501])('falls back to GET when the registry refuses HEAD with %i', async (status) => {
+    registry.controls.omitDigestHeader = false;
+    registry.controls.intercept = (req, res) => {
+      if (req.method !== 'HEAD') return false;
+      res.writeHead(status, { 'content-length': 0 });
+      res.end();
+      return true;
+    };
+    try {
+      const before = registry.requests.length;
+      const resolved = await client.resolveDigest(ref('app/multi:v1'));
+      expect(resolved.digest).toBe(digests.index);
+      expect(registry.requests.slice(before).map((r) => r.method)).toEqual(['HEAD', 'GET']);
+    } finally {
+      registry.controls.intercept = undefined;
+    }
+  });
+
   it('maps a HEAD 404 to E_NOT_FOUND', async () => {
     const error = await failure(client.resolveDigest(ref('app/single:gone')));
     expect(error.code).toBe('E_NOT_FOUND');
