@@ -5,6 +5,7 @@
  */
 
 import { StargzError, toStargzError } from '../errors.js';
+import { decodeMembers } from '../estargz/decode.js';
 import { type Logger, silentLogger } from '../log.js';
 import type { BlobRangeResponse, BlobSource } from '../registry/types.js';
 import { checkRangeResponse, countBytes, parseModtime, resolveSource } from './_io.js';
@@ -27,8 +28,8 @@ import type {
 export interface DownloaderOptions {
   /** where each layer's blob is read from */
   sources: BlobSourceLookup;
-  /** the eStargz member decoder (estargz/decode.ts) */
-  decodeMembers: DecodeMembers;
+  /** the eStargz member decoder (default: estargz/decode.ts `decodeMembers`) */
+  decodeMembers?: DecodeMembers;
   logger?: Logger;
 }
 
@@ -55,7 +56,7 @@ export class Downloader {
 
   constructor(options: DownloaderOptions) {
     this.#sources = options.sources;
-    this.#decode = options.decodeMembers;
+    this.#decode = options.decodeMembers ?? decodeMembers;
     this.#logger = options.logger ?? silentLogger;
   }
 
