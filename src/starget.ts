@@ -1,0 +1,541 @@
+/**
+ * The library facade: open an image by reference, then list, inspect, extract or stream its files.
+ * It wires the registry client, the eStargz layer reader, the image index and the downloader together.
+ * It never prints: pass a `logger`, and an `onEvent` for progress.
+ */
+
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import type { Writable } from 'node:stream';
+import { type CatResult, catFile } from './download/cat.js';
+import { Downloader } from './download/downloader.js';
+import type { DownloadResult } from './download/job.js';
+import type { DecodeMembers, DownloadEvent } from './download/types.js';
+import { StargzError, toStargzError } from './errors.js';
+import { decodeMembers } from './estargz/decode.js';
+import { openLayer } from './estargz/layer.js';
+import type { LayerToc } from './estargz/types.js';
+import { ImageIndex } from './image/image-index.js';
+import { compilePattern } from './image/patterns.js';
+import type { IndexEntry } from './image/types.js';
+import { type Logger, silentLogger } from './log.js';
+import { RegistryClient, type RegistryClientStats } from './registry/client.js';
+import { formatPlatform, parsePlatform } from './registry/platform.js';
+import { formatReference, parseReference } from './registry/reference.js';
+import type { RetryOptions } from './registry/retry.js';
+import type { CredentialProvider, Descriptor, ImageReference, Platform } from './registry/types.js';
+
+/** The manifest annotation holding a layer's TOC digest. */
+export const TOC_DIGEST_ANNOTATION = 'containerd.io/snapshot/stargz/toc.digest';
+
+export interface OpenImageOptions {
+  /** `os/arch[/variant]` or a Platform, picked from a multi-platform image (default: the host's) */
+  platform?: string | Platform;
+  /** where credentials come from (anonymous when absent) */
+  credentials?: CredentialProvider;
+  /** HTTP instead of HTTPS (default: HTTP for loopback registries only) */
+  plainHttp?: boolean;
+  /** accept any TLS certificate */
+  insecure?: boolean;
+  retry?: Partial<RetryOptions>;
+  /** per-request timeout in ms */
+  timeoutMs?: number;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /**
+   * Work on this layer alone (`sha256:<hex>`, or a unique prefix of 12+ hex digits): only it is opened,
+   * listings and gets see only its files, and the other layers need not be eStargz.
+   */
+  layer?: string;
+  /** bytes read from the end of each layer at first (default 512 KiB) */
+  tailSize?: number;
+  /** a client to share (it is not closed by `close()`); otherwise one is made from the options above */
+  client?: RegistryClient;
+  /** replaces the TOC reader (e.g. a cache in front of `openLayer`) */
+  loadLayerToc?: (layer: ImageLayer, open: () => Promise<LayerToc>) => Promise<LayerToc>;
+}
+
+/** One layer of the image, as the manifest describes it. */
+export interface ImageLayer {
+  descriptor: Descriptor;
+  digest: string;
+  size: number;
+  mediaType: string;
+  /** 0 = bottom layer */
+  position: number;
+  /** the TOC digest the manifest announces, when it does */
+  annotatedTocDigest?: string;
+}
+
+/** What opening a layer found. */
+export type LayerStatus =
+  | { layer: ImageLayer; estargz: true; toc: LayerToc }
+  | { layer: ImageLayer; estargz: false; error: StargzError };
+
+/** `info()`: the manifest and, per layer, whether it is eStargz and its TOC digest. */
+export interface ImageInfo {
+  reference: string;
+  digest: string;
+  mediaType: string;
+  platform: string | null;
+  layers: {
+    digest: string;
+    size: number;
+    mediaType: string;
+    estargz: boolean;
+    tocDigest: string | null;
+    footer?: 'estargz' | 'legacy';
+    /** why the layer is not eStargz */
+    reason?: string;
+  }[];
+}
+
+export interface GetOptions {
+  /**
+   * 'tree' (default): every match lands at `destination/<path in image>`.
+   * 'target' (stargz-get's form): a pattern naming one non-directory path writes it to `destination`
+   * itself, or into it when `destination` is an existing directory or ends with '/'; other patterns as 'tree'.
+   */
+  layout?: 'tree' | 'target';
+  /** parallel range requests (default 4) */
+  concurrency?: number;
+  /** do not check chunk and file digests */
+  skipVerify?: boolean;
+  /** keep uid/gid from the image */
+  preserveOwner?: boolean;
+  signal?: AbortSignal;
+  /** progress, warnings, fallbacks; the totals to expect come first as a `plan` event */
+  onEvent?: (event: GetEvent) => void;
+}
+
+/** Events of `get`: the plan (what will be written), then the downloader's events. */
+export type GetEvent = { type: 'plan'; files: number; bytes: number; entries: number } | DownloadEvent;
+
+export interface GetResult extends DownloadResult {
+  /** the entries written, in path order */
+  entries: IndexEntry[];
+  /** the directory everything was written under */
+  outDir: string;
+}
+
+export interface GetHandle {
+  /** settles when every file is written, or rejects with a StargzError */
+  done: Promise<GetResult>;
+  cancel(reason?: unknown): void;
+}
+
+/** Parses `os/arch[/variant]` or passes a Platform through. */
+function toPlatform(platform: string | Platform | undefined): Platform | undefined {
+  if (platform === undefined) return undefined;
+  return typeof platform === 'string' ? parsePlatform(platform) : platform;
+}
+
+/** The layer a user names: `sha256:<hex>`, the hex alone, or a unique prefix of 12 or more hex digits. */
+export function resolveLayer(layers: readonly ImageLayer[], name: string): ImageLayer {
+  const wanted = name.trim().toLowerCase();
+  const hex = wanted.startsWith('sha256:') ? wanted.slice(7) : wanted.includes(':') ? undefined : wanted;
+  const found = layers.filter(
+    (layer) =>
+      layer.digest === wanted ||
+      (hex !== undefined &&
+        hex.length >= 12 &&
+        layer.digest.slice(layer.digest.indexOf(':') + 1).startsWith(hex)),
+  );
+  if (found.length !== 1) {
+    const list = layers.map((layer) => `  ${layer.position + 1}. ${layer.digest}`).join('\n');
+    const why = found.length === 0 ? 'is not a layer of this image' : 'matches several layers';
+    throw new StargzError('E_NOT_FOUND', `layer ${name} ${why}; the layers are:\n${list}`, {
+      details: { layer: name, layers: layers.map((layer) => layer.digest) },
+    });
+  }
+  return found[0]!;
+}
+
+/** An opened image: its manifest is resolved; layers are opened on first use, in parallel. */
+export class StargetImage {
+  /** the reference as parsed (defaults filled in) */
+  readonly reference: ImageReference;
+  /** digest of the image manifest (the platform's, for a multi-platform image) */
+  readonly digest: string;
+  readonly mediaType: string;
+  /** the platform chosen from an index, when the reference named one */
+  readonly platform?: Platform;
+  /** digest of the index, when the reference named one */
+  readonly indexDigest?: string;
+  /** the layers, bottom first */
+  readonly layers: readonly ImageLayer[];
+  /** the image config descriptor */
+  readonly config: Descriptor;
+  /** the layer the image is restricted to (`layer` option) */
+  readonly selectedLayer?: ImageLayer;
+  /** the registry client in use */
+  readonly client: RegistryClient;
+
+  readonly #ownsClient: boolean;
+  readonly #logger: Logger;
+  readonly #options: OpenImageOptions;
+  #statuses?: Promise<LayerStatus[]>;
+  #index?: Promise<ImageIndex>;
+  #configPlatform?: Promise<Platform | undefined>;
+
+  /** @internal use openImage() */
+  constructor(init: {
+    reference: ImageReference;
+    digest: string;
+    mediaType: string;
+    platform?: Platform;
+    indexDigest?: string;
+    layers: Descriptor[];
+    config: Descriptor;
+    client: RegistryClient;
+    ownsClient: boolean;
+    options: OpenImageOptions;
+  }) {
+    this.reference = init.reference;
+    this.digest = init.digest;
+    this.mediaType = init.mediaType;
+    if (init.platform) this.platform = init.platform;
+    if (init.indexDigest) this.indexDigest = init.indexDigest;
+    this.config = init.config;
+    this.layers = init.layers.map((descriptor, position) => {
+      const layer: ImageLayer = {
+        descriptor,
+        digest: descriptor.digest,
+        size: descriptor.size,
+        mediaType: descriptor.mediaType,
+        position,
+      };
+      const annotated = descriptor.annotations?.[TOC_DIGEST_ANNOTATION];
+      if (annotated) layer.annotatedTocDigest = annotated;
+      return layer;
+    });
+    this.client = init.client;
+    this.#ownsClient = init.ownsClient;
+    this.#options = init.options;
+    this.#logger = init.options.logger ?? silentLogger;
+    if (init.options.layer !== undefined) this.selectedLayer = resolveLayer(this.layers, init.options.layer);
+  }
+
+  /** `registry/repository[:tag][@digest]` */
+  get name(): string {
+    return formatReference(this.reference);
+  }
+
+  /** The layers in use: the selected one, or all. */
+  get usedLayers(): readonly ImageLayer[] {
+    return this.selectedLayer ? [this.selectedLayer] : this.layers;
+  }
+
+  /**
+   * Opens the layers in use in parallel (footer and TOC, TOC digest checked against the annotation).
+   * A layer without an eStargz footer is reported, not thrown; any other failure rejects.
+   */
+  layerStatuses(): Promise<LayerStatus[]> {
+    this.#statuses ??= Promise.all(this.usedLayers.map((layer) => this.#openOne(layer)));
+    return this.#statuses;
+  }
+
+  async #openOne(layer: ImageLayer): Promise<LayerStatus> {
+    const open = (): Promise<LayerToc> =>
+      openLayer(this.client.blob(this.reference, layer.descriptor), {
+        ...(layer.annotatedTocDigest ? { expectedTocDigest: layer.annotatedTocDigest } : {}),
+        ...(this.#options.tailSize ? { tailSize: this.#options.tailSize } : {}),
+        ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+      });
+    try {
+      const started = performance.now();
+      const toc = await (this.#options.loadLayerToc ? this.#options.loadLayerToc(layer, open) : open());
+      this.#logger.debug('layer opened', {
+        layer: layer.digest,
+        footer: toc.footer.kind,
+        tocOffset: toc.footer.tocOffset,
+        entries: toc.toc.entries.length,
+        tocDigest: toc.tocDigest,
+        ms: Math.round(performance.now() - started),
+      });
+      return { layer, estargz: true, toc };
+    } catch (error) {
+      const failure = toStargzError(error);
+      if (failure.code === 'E_NOT_ESTARGZ') return { layer, estargz: false, error: failure };
+      throw failure;
+    }
+  }
+
+  /**
+   * The merged view of the layers in use (or of the selected layer alone). Rejects with E_NOT_ESTARGZ
+   * naming the first layer that is not eStargz.
+   */
+  index(): Promise<ImageIndex> {
+    this.#index ??= this.layerStatuses().then((statuses) => {
+      const bad = statuses.find((s) => !s.estargz);
+      if (bad && !bad.estargz) {
+        const others = statuses.some((s) => s.estargz);
+        const hint = others ? '; to read an eStargz layer alone, name it with --layer' : '';
+        throw new StargzError(
+          'E_NOT_ESTARGZ',
+          `layer ${bad.layer.position + 1} (${bad.layer.digest}) of ${this.name} is not an eStargz layer${hint}`,
+          { cause: bad.error, details: { layer: bad.layer.digest, position: bad.layer.position + 1 } },
+        );
+      }
+      return new ImageIndex(
+        statuses.map((s) => ({
+          digest: s.layer.digest,
+          toc: (s as { toc: LayerToc }).toc.toc,
+          descriptor: s.layer.descriptor,
+        })),
+      );
+    });
+    return this.#index;
+  }
+
+  /**
+   * The image's platform: from the index entry when the reference named an index, else from the image
+   * config (fetched once and checked against its digest).
+   */
+  async imagePlatform(): Promise<Platform | undefined> {
+    if (this.platform) return this.platform;
+    this.#configPlatform ??= this.#readConfigPlatform();
+    return this.#configPlatform;
+  }
+
+  async #readConfigPlatform(): Promise<Platform | undefined> {
+    const { digest, size } = this.config;
+    if (size > 4 * 1024 * 1024) return undefined;
+    const response = await this.client.readRange(this.reference, digest, 0, size, {
+      size,
+      ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+    });
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of response.body) chunks.push(chunk);
+    const bytes = Buffer.concat(chunks).subarray(0, size);
+    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    if (digest.startsWith('sha256:') && actual !== digest) {
+      throw new StargzError(
+        'E_DIGEST_MISMATCH',
+        `the image config of ${this.name} does not match its digest ${digest}`,
+        {
+          details: { expected: digest, actual },
+        },
+      );
+    }
+    try {
+      const json = JSON.parse(bytes.toString('utf8')) as {
+        os?: unknown;
+        architecture?: unknown;
+        variant?: unknown;
+      };
+      if (typeof json.os !== 'string' || typeof json.architecture !== 'string') return undefined;
+      return typeof json.variant === 'string' && json.variant !== ''
+        ? { os: json.os, architecture: json.architecture, variant: json.variant }
+        : { os: json.os, architecture: json.architecture };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The manifest and every layer in use: eStargz or not, TOC digest. */
+  async info(): Promise<ImageInfo> {
+    const [statuses, platform] = await Promise.all([this.layerStatuses(), this.imagePlatform()]);
+    return {
+      reference: this.name,
+      digest: this.digest,
+      mediaType: this.mediaType,
+      platform: platform ? formatPlatform(platform) : null,
+      layers: statuses.map((s) => ({
+        digest: s.layer.digest,
+        size: s.layer.size,
+        mediaType: s.layer.mediaType,
+        estargz: s.estargz,
+        tocDigest: s.estargz ? s.toc.tocDigest : null,
+        ...(s.estargz ? { footer: s.toc.footer.kind } : { reason: s.error.message }),
+      })),
+    };
+  }
+
+  /** The entries the patterns select (all entries without patterns), sorted by path. */
+  async list(patterns?: string | readonly string[]): Promise<IndexEntry[]> {
+    const index = await this.index();
+    if (patterns === undefined || (Array.isArray(patterns) && patterns.length === 0)) {
+      return [...index.entries()];
+    }
+    return index.filterFiles(patterns);
+  }
+
+  /**
+   * Extracts what the patterns select under `destination` (see GetOptions.layout). Nothing is written
+   * outside it; files appear under their final names only when complete and verified.
+   */
+  get(patterns: string | readonly string[], destination: string, options: GetOptions = {}): GetHandle {
+    const controller = new AbortController();
+    const outer = options.signal;
+    const forward = (): void => controller.abort(outer?.reason);
+    if (outer?.aborted) forward();
+    outer?.addEventListener('abort', forward, { once: true });
+    const done = this.#get(
+      typeof patterns === 'string' ? [patterns] : [...patterns],
+      destination,
+      options,
+      controller.signal,
+    ).finally(() => outer?.removeEventListener('abort', forward));
+    return { done, cancel: (reason) => controller.abort(reason) };
+  }
+
+  async #get(
+    patterns: string[],
+    destination: string,
+    options: GetOptions,
+    signal: AbortSignal,
+  ): Promise<GetResult> {
+    const index = await this.index();
+    const entries = index.filterFiles(patterns);
+    let outDir = destination;
+    let outputPathOf: ((entry: IndexEntry) => string) | undefined;
+    if (options.layout === 'target' && patterns.length === 1) {
+      const pattern = compilePattern(patterns[0]!);
+      const single =
+        pattern.isLiteral && !pattern.matchAll && !pattern.directoryOnly ? entries[0] : undefined;
+      if (single && entries.length === 1 && single.type !== 'dir') {
+        const intoDir = destination.endsWith('/') || (await isDirectory(destination));
+        const name = intoDir ? basename(single.path) : basename(destination);
+        outDir = intoDir ? destination : dirname(destination);
+        outputPathOf = () => name;
+      }
+    }
+    const content = new Set<string>();
+    let bytes = 0;
+    let files = 0;
+    for (const entry of entries) {
+      if (entry.type !== 'dir') files++;
+      if (entry.type === 'reg' && !entry.hardlinkOf) {
+        const key = `${entry.layerDigest}\0${entry.sourcePath ?? entry.path}`;
+        if (!content.has(key)) {
+          content.add(key);
+          bytes += entry.size;
+        }
+      }
+    }
+    options.onEvent?.({ type: 'plan', files, bytes, entries: entries.length });
+    this.#logger.info('extracting', { patterns, entries: entries.length, files, bytes, outDir });
+    const downloader = new Downloader({
+      sources: (digest) => {
+        const layer = this.layers.find((l) => l.digest === digest);
+        return layer ? this.client.blob(this.reference, layer.descriptor) : undefined;
+      },
+      decodeMembers: decodeMembers as DecodeMembers,
+      logger: this.#logger,
+    });
+    const handle = downloader.startDownload({
+      entries,
+      outDir,
+      ...(outputPathOf ? { outputPathOf } : {}),
+      options: {
+        signal,
+        ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
+        ...(options.skipVerify ? { skipVerify: true } : {}),
+        ...(options.preserveOwner ? { preserveOwner: true } : {}),
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      },
+    });
+    const result = await handle.done;
+    for (const layer of result.wholeBlobLayers) {
+      this.#logger.info('the registry ignored Range: the whole layer was streamed once', { layer });
+    }
+    return { ...result, entries, outDir };
+  }
+
+  /**
+   * Streams one regular file to `output` (not ended). Chunk digests are checked before their bytes go out;
+   * the whole-file digest only at the end.
+   */
+  async cat(
+    path: string,
+    output: Writable,
+    options: { skipVerify?: boolean; signal?: AbortSignal } = {},
+  ): Promise<CatResult> {
+    const index = await this.index();
+    const entry = index.findFile(path);
+    if (entry.type !== 'reg') {
+      throw new StargzError(
+        entry.type === 'dir' ? 'E_USAGE' : 'E_UNSUPPORTED',
+        `${entry.path} is a ${entry.type === 'dir' ? 'directory' : entry.type}, not a regular file: cat writes regular files only`,
+        { details: { path: entry.path, type: entry.type } },
+      );
+    }
+    const layer = this.layers.find((l) => l.digest === entry.layerDigest)!;
+    const signal = options.signal ?? this.#options.signal;
+    return catFile(
+      entry,
+      new Map([[layer.digest, this.client.blob(this.reference, layer.descriptor)]]),
+      output,
+      {
+        decodeMembers: decodeMembers as DecodeMembers,
+        ...(options.skipVerify ? { skipVerify: true } : {}),
+        ...(signal ? { signal } : {}),
+      },
+    );
+  }
+
+  /** Requests, retries, bytes received and token fetches so far. */
+  stats(): RegistryClientStats {
+    return this.client.stats();
+  }
+
+  /** Closes the registry connections (unless the client was passed in). */
+  async close(): Promise<void> {
+    if (this.#ownsClient) await this.client.close();
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Resolves a reference (`alpine`, `ghcr.io/org/app:tag`, `localhost:5000/app@sha256:…`) to one image:
+ * its manifest is fetched (an index resolved by platform) and verified. Layers are opened later, on use.
+ */
+export async function openImage(
+  reference: string | ImageReference,
+  options: OpenImageOptions = {},
+): Promise<StargetImage> {
+  const parsed = typeof reference === 'string' ? parseReference(reference) : reference;
+  const platform = toPlatform(options.platform);
+  const ownsClient = options.client === undefined;
+  const client =
+    options.client ??
+    new RegistryClient({
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
+      ...(options.insecure !== undefined ? { insecure: options.insecure } : {}),
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(platform ? { platform } : {}),
+    });
+  try {
+    const resolved = await client.getManifest(parsed, {
+      ...(platform ? { platform } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return new StargetImage({
+      reference: parsed,
+      digest: resolved.digest,
+      mediaType: resolved.mediaType,
+      ...(resolved.platform ? { platform: resolved.platform } : {}),
+      ...(resolved.indexDigest ? { indexDigest: resolved.indexDigest } : {}),
+      layers: resolved.layers,
+      config: resolved.config,
+      client,
+      ownsClient,
+      options,
+    });
+  } catch (error) {
+    if (ownsClient) await client.close().catch(() => {});
+    throw toStargzError(error);
+  }
+}
