@@ -198,6 +198,12 @@ const FAULTS: Fault[] = [
     check: () => expect(front.requests.some((r) => r.range?.includes(','))).toBe(false),
   },
   {
+    name: 'Content-Range not the range asked for',
+    rules: () => [{ match: content, action: { type: 'wrong-content-range' } }],
+    code: 'E_PROTOCOL',
+    check: () => expect(front.hits(0)).toBeLessThanOrEqual(MAX_HITS),
+  },
+  {
     name: 'slow beyond the timeout, once',
     rules: () => [{ match: content, times: 1, action: { type: 'delay', ms: 1500 } }],
     timeoutMs: 500,
