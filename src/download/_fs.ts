@@ -24,11 +24,13 @@ export async function lstatOrNull(abs: string) {
   }
 }
 
-export async function* readAll(handle: FileHandle): AsyncIterable<Uint8Array> {
+/** Reads bytes [start, end) of an open file (default: all of it) in pieces that share one buffer. */
+export async function* readAll(handle: FileHandle, start = 0, end = Infinity): AsyncIterable<Uint8Array> {
   const buffer = Buffer.alloc(256 * 1024);
-  let position = 0;
-  for (;;) {
-    const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
+  let position = start;
+  while (position < end) {
+    const want = Math.min(buffer.byteLength, end - position);
+    const { bytesRead } = await handle.read(buffer, 0, want, position);
     if (bytesRead === 0) return;
     yield buffer.subarray(0, bytesRead);
     position += bytesRead;

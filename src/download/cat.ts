@@ -3,18 +3,22 @@
 import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { StargzError, toStargzError } from '../errors.js';
+import { decodeMembers } from '../estargz/decode.js';
 import { checkRangeResponse, countBytes, resolveSource } from './_io.js';
 import type { BlobSourceLookup } from './job.js';
 import { coalesceRanges, type PlanOptions } from './plan.js';
 import type { ChunkSink, DecodeMembers, DownloadEntry, MemberRequest } from './types.js';
 
 export interface CatOptions extends Pick<PlanOptions, 'maxGap' | 'maxRangeBytes'> {
-  /** the eStargz member decoder (estargz/decode.ts) */
-  decodeMembers: DecodeMembers;
+  /** the eStargz member decoder (default: estargz/decode.ts `decodeMembers`) */
+  decodeMembers?: DecodeMembers;
   /** do not check chunk and file digests */
   skipVerify?: boolean;
   signal?: AbortSignal;
 }
+
+/** Chunks up to this size are held in memory until verified (the reference writer makes 4 MiB chunks). */
+export const MAX_HELD_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export interface CatResult {
   bytesWritten: number;
@@ -24,16 +28,18 @@ export interface CatResult {
 
 /**
  * Writes the content of `entry` (a regular file) to `output` chunk by chunk, waiting for the stream to
- * drain, so memory stays bounded whatever the file size. Chunk digests are checked before their bytes
- * are written; the whole-file digest can only be checked at the end, when it rejects with
+ * drain, so memory stays bounded whatever the file size. A chunk with a digest (up to
+ * MAX_HELD_CHUNK_BYTES) is held until the decoder has verified it, so no byte of a corrupt chunk goes out;
+ * a larger chunk, or a file without chunk digests, can only be checked at the end, when it rejects with
  * E_DIGEST_MISMATCH after the bytes went out. Does not end `output`.
  */
 export async function catFile(
   entry: DownloadEntry,
   sources: BlobSourceLookup,
   output: Writable,
-  options: CatOptions,
+  options: CatOptions = {},
 ): Promise<CatResult> {
+  const decode = options.decodeMembers ?? decodeMembers;
   if (entry.type !== 'reg') {
     throw new StargzError('E_UNSUPPORTED', `${entry.path} is a ${entry.type}, not a regular file`, {
       details: { path: entry.path },
@@ -55,18 +61,26 @@ export async function catFile(
     }
     const chunk = request.chunk;
     let received = 0;
+    // the decoder checks the chunk digest before `end`: hold the bytes until then when it has one
+    const held: Uint8Array[] | undefined =
+      request.expectedDigest !== undefined && chunk.chunkSize <= MAX_HELD_CHUNK_BYTES ? [] : undefined;
+    const emit = async (data: Uint8Array) => {
+      hash.update(data);
+      result.bytesWritten += data.byteLength;
+      await writeWithBackpressure(output, data, options.signal);
+    };
     return {
       write: async (data) => {
         received += data.byteLength;
         if (received > chunk.chunkSize)
           throw corrupt(entry, `a chunk yields more than its ${chunk.chunkSize} bytes`);
-        hash.update(data);
-        result.bytesWritten += data.byteLength;
-        await writeWithBackpressure(output, data, options.signal);
+        if (held) held.push(data);
+        else await emit(data);
       },
-      end: () => {
+      end: async () => {
         if (received !== chunk.chunkSize)
           throw corrupt(entry, `a chunk ended after ${received} of ${chunk.chunkSize} bytes`);
+        for (const data of held ?? []) await emit(data);
         nextChunk++;
       },
     };
@@ -87,13 +101,13 @@ export async function catFile(
       });
       if (response.kind === 'whole') {
         // the registry ignored Range: take every remaining chunk from this one pass over the blob
-        await options.decodeMembers(body, 0, requests.slice(nextChunk), openSink, {
+        await decode(body, 0, requests.slice(nextChunk), openSink, {
           signal: options.signal,
           verify,
         });
         break;
       }
-      await options.decodeMembers(body, range.start, range.requests, openSink, {
+      await decode(body, range.start, range.requests, openSink, {
         signal: options.signal,
         verify,
       });

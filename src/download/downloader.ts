@@ -5,15 +5,17 @@
  */
 
 import { StargzError, toStargzError } from '../errors.js';
+import { decodeMembers } from '../estargz/decode.js';
 import { type Logger, silentLogger } from '../log.js';
 import type { BlobRangeResponse, BlobSource } from '../registry/types.js';
 import { checkRangeResponse, countBytes, parseModtime, resolveSource } from './_io.js';
 import { FileAssembler } from './file-assembler.js';
 import type { BlobSourceLookup, DownloadHandle, DownloadJob, DownloadResult } from './job.js';
 import { safeRelativeParts } from './paths.js';
-import { type ChunkTag, planDownload, type RangePlan } from './plan.js';
+import { type ChunkTag, contentKey, planDownload, planFileRanges, type RangePlan } from './plan.js';
 import { runPool } from './pool.js';
 import { ProgressTracker } from './progress.js';
+import { RESUME_DIR, ResumeState, resumeKey } from './resume.js';
 import { type EntryMetadata, SafeWriter } from './safe-writer.js';
 import type {
   ChunkSink,
@@ -27,8 +29,8 @@ import type {
 export interface DownloaderOptions {
   /** where each layer's blob is read from */
   sources: BlobSourceLookup;
-  /** the eStargz member decoder (estargz/decode.ts) */
-  decodeMembers: DecodeMembers;
+  /** the eStargz member decoder (default: estargz/decode.ts `decodeMembers`) */
+  decodeMembers?: DecodeMembers;
   logger?: Logger;
 }
 
@@ -55,7 +57,7 @@ export class Downloader {
 
   constructor(options: DownloaderOptions) {
     this.#sources = options.sources;
-    this.#decode = options.decodeMembers;
+    this.#decode = options.decodeMembers ?? decodeMembers;
     this.#logger = options.logger ?? silentLogger;
   }
 
@@ -83,11 +85,12 @@ export class Downloader {
     const outputPathOf = (entry: DownloadEntry) =>
       job.outputPathOf ? job.outputPathOf(entry as E) : entry.path;
     const entries = uniqueEntries(job.entries, outputPathOf);
-    const plan = planDownload(entries, {
+    const planOptions = {
       maxGap: options.maxGap,
       maxRangeBytes: options.maxRangeBytes,
       verify: !options.skipVerify,
-    });
+    };
+    const plan = planDownload(entries, planOptions);
     const progress = new ProgressTracker(
       plan.files.length + plan.hardlinks.length + plan.symlinks.length + plan.specials.length,
       emit,
@@ -102,6 +105,8 @@ export class Downloader {
       bytesFetched: 0,
       bytesWritten: 0,
       requests: 0,
+      resumedFiles: 0,
+      resumedBytes: 0,
       wholeBlobLayers: [],
       warnings,
       durationMs: 0,
@@ -121,7 +126,15 @@ export class Downloader {
       },
     });
     const assemblers = new Map<object, FileAssembler>();
+    /** files an earlier run left something of: reused whole (empty set) or these chunks */
+    const present = new Map<object, ReadonlySet<number>>();
+    let state: ResumeState | undefined;
     try {
+      state = await ResumeState.open(writer, {
+        resume: options.resume !== false,
+        maxAgeMs: options.resumeMaxAgeMs,
+        logger: this.#logger,
+      });
       throwIfAborted(signal);
       for (const dir of plan.dirs) {
         await writer.mkdir(outputPathOf(dir), metadataOf(dir));
@@ -136,14 +149,30 @@ export class Downloader {
           {
             verify: !options.skipVerify,
             onBytesWritten: (bytes) => progress.written(bytes, file.entry.path),
+            resume: { state, key: resumeKey(contentKey(file.entry)) },
           },
         );
         assemblers.set(file, assembler);
         if (file.entry.chunks.length === 0) {
           await assembler.commitEmpty();
           progress.fileDone(file.entry.path);
+          continue;
         }
+        const restored = await assembler.restore();
+        if (restored.reused || restored.present.size > 0) {
+          if (restored.reused) result.resumedFiles++;
+          result.resumedBytes += restored.presentBytes;
+          present.set(file, restored.present);
+        }
+        if (assembler.committed) progress.fileDone(file.entry.path);
       }
+      const { ranges } = planFileRanges(plan.files, {
+        ...planOptions,
+        skipChunk: (file, index) => {
+          const have = present.get(file);
+          return have !== undefined && (have.size === 0 || have.has(index));
+        },
+      });
       const openSink = async (request: MemberRequest<ChunkTag>) => {
         const assembler = assemblers.get(request.tag.file)!;
         const sink = assembler.openChunk(request.tag.index);
@@ -156,9 +185,9 @@ export class Downloader {
           },
         };
       };
-      const layers = layerStates(plan.ranges);
+      const layers = layerStates(ranges);
       await runPool(
-        plan.ranges,
+        ranges,
         (range, poolSignal) =>
           this.#fetchRange(range, !options.skipVerify, layers, openSink, poolSignal, result, progress, emit),
         { concurrency: options.concurrency, signal },
@@ -196,11 +225,13 @@ export class Downloader {
         progress.fileDone(entry.path);
       }
       await writer.finish();
+      await state.clear();
       progress.flush();
       return { ...result, ...progress.totals(), durationMs: Date.now() - started };
     } catch (error) {
       await Promise.all([...assemblers.values()].map((assembler) => assembler.abort(error)));
       await writer.abortAll();
+      await state?.close();
       await writer.finish().catch(() => {});
       throw signal.aborted && !StargzError.is(error)
         ? new StargzError('E_ABORTED', 'the download was cancelled', { cause: error })
@@ -312,6 +343,13 @@ function uniqueEntries<E extends DownloadEntry>(
   }
   for (const [path, entry] of byPath) {
     const parts = path.split('/');
+    if (parts[0] === RESUME_DIR) {
+      throw new StargzError(
+        'E_UNSAFE_PATH',
+        `refusing to write ${JSON.stringify(entry.path)}: ${RESUME_DIR} is where starget keeps its resume state; extract it to another name`,
+        { details: { path: entry.path } },
+      );
+    }
     for (let i = 1; i < parts.length; i++) {
       const ancestor = byPath.get(parts.slice(0, i).join('/'));
       if (ancestor && ancestor.type !== 'dir') {

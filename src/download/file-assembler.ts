@@ -6,6 +6,7 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { StargzError } from '../errors.js';
+import type { ResumeState } from './resume.js';
 import type { EntryMetadata, FileWriter, SafeWriter } from './safe-writer.js';
 import type { ChunkSink, DownloadEntry } from './types.js';
 
@@ -14,6 +15,18 @@ export interface FileAssemblerOptions {
   verify: boolean;
   /** called with the size of every piece written */
   onBytesWritten?: (bytes: number) => void;
+  /** write into the resumable partial file of `key` and journal verified chunks */
+  resume?: { state: ResumeState; key: string };
+}
+
+/** What an earlier run left that this file could reuse. */
+export interface RestoreResult {
+  /** the file was already committed under its final name and still matches its digest */
+  reused: boolean;
+  /** chunk indexes found verified in the partial file (not to be fetched) */
+  present: ReadonlySet<number>;
+  /** bytes of those chunks */
+  presentBytes: number;
 }
 
 export class FileAssembler {
@@ -29,6 +42,8 @@ export class FileAssembler {
   #hash: Hash | undefined = createHash('sha256');
   #hashedUpTo = 0;
   #state: 'open' | 'committed' | 'failed' = 'open';
+  /** the content is wrong: drop the partial file instead of keeping it for a later run */
+  #discard = false;
   #failure: unknown;
 
   constructor(
@@ -55,6 +70,56 @@ export class FileAssembler {
     if (this.entry.chunks.length !== 0)
       throw new StargzError('E_INTERNAL', `${this.entry.path} is not empty`);
     await this.#finalize();
+  }
+
+  /**
+   * Takes over what an earlier run left: a file committed under its final name that still hashes to its
+   * digest is reused as it is; chunks journaled as verified are re-hashed from the partial file against
+   * their chunkDigest and kept when they match (the others are fetched again). Commits the file when
+   * nothing is missing. Call before any chunk is opened.
+   */
+  async restore(): Promise<RestoreResult> {
+    const none: RestoreResult = { reused: false, present: new Set(), presentBytes: 0 };
+    const resume = this.#options.resume;
+    if (!resume || this.entry.chunks.length === 0) return none;
+    const { digest, size } = this.entry;
+    if (digest && resume.state.wasCommitted(resume.key, this.outputPath)) {
+      if (await this.#writer.reuseFile(this.outputPath, size, digest)) {
+        this.#state = 'committed';
+        this.#remaining = 0;
+        return { reused: true, present: new Set(), presentBytes: size };
+      }
+    }
+    const journaled = [...resume.state.verifiedChunks(resume.key)].filter(
+      (index) => this.entry.chunks[index]?.chunkDigest !== undefined,
+    );
+    if (journaled.length === 0) return none;
+    const file = await this.#open();
+    const present = new Set<number>();
+    let presentBytes = 0;
+    for (const index of journaled) {
+      const chunk = this.entry.chunks[index]!;
+      const expected = chunk.chunkDigest!;
+      const algorithm = expected.slice(0, expected.indexOf(':'));
+      if (algorithm !== 'sha256' && algorithm !== 'sha512') continue;
+      const hash = createHash(algorithm);
+      let length = 0;
+      for await (const piece of file.readBack(chunk.chunkOffset, chunk.chunkOffset + chunk.chunkSize)) {
+        hash.update(piece);
+        length += piece.byteLength;
+      }
+      if (length === chunk.chunkSize && `${algorithm}:${hash.digest('hex')}` === expected) {
+        present.add(index);
+        presentBytes += chunk.chunkSize;
+      }
+    }
+    if (present.size > 0) {
+      for (const index of present) this.#opened.add(index);
+      this.#remaining -= present.size;
+      this.#hash = undefined;
+      if (this.#remaining === 0) await this.#finalize();
+    }
+    return { reused: false, present, presentBytes };
   }
 
   /** The sink for chunk `index`; each chunk may be opened once. */
@@ -92,17 +157,26 @@ export class FileAssembler {
         }
         this.#remaining--;
         if (this.#remaining === 0) await this.#finalize();
+        else if (this.#options.resume && this.#options.verify && chunk.chunkDigest) {
+          // the decoder ends a chunk only after it matched its chunkDigest
+          await this.#options.resume.state.chunkVerified(this.#options.resume.key, index);
+        }
       },
       abort: (error) => this.abort(error),
     };
   }
 
-  /** Drops the temporary file; the final name is never touched. */
+  /**
+   * Stops the file; the final name is never touched. A temporary file is removed; a resumable partial
+   * file is kept for a later run unless its content proved wrong.
+   */
   async abort(error?: unknown): Promise<void> {
     if (this.#state !== 'open') return;
     this.#state = 'failed';
     this.#failure = error;
-    if (this.#file) await (await this.#file.catch(() => undefined))?.abort();
+    const file = this.#file && (await this.#file.catch(() => undefined));
+    if (this.#discard) await file?.discard();
+    else await file?.abort();
   }
 
   async #finalize(): Promise<void> {
@@ -111,6 +185,8 @@ export class FileAssembler {
       if (this.#options.verify && this.entry.digest) await this.#verifyDigest(file, this.entry.digest);
       await file.commit();
       this.#state = 'committed';
+      const resume = this.#options.resume;
+      if (resume) await resume.state.fileCommitted(resume.key, this.outputPath);
     } catch (error) {
       await this.abort(error);
       throw error;
@@ -118,13 +194,15 @@ export class FileAssembler {
   }
 
   async #verifyDigest(file: FileWriter, expected: string): Promise<void> {
-    let hash = this.#hash;
+    const algorithm = expected.startsWith('sha512:') ? 'sha512' : 'sha256';
+    let hash = algorithm === 'sha256' ? this.#hash : undefined;
     if (!hash || this.#hashedUpTo !== this.entry.size) {
-      hash = createHash('sha256');
-      for await (const piece of file.readBack()) hash.update(piece);
+      hash = createHash(algorithm);
+      for await (const piece of file.readBack(0, this.entry.size)) hash.update(piece);
     }
-    const actual = `sha256:${hash.digest('hex')}`;
+    const actual = `${algorithm}:${hash.digest('hex')}`;
     if (actual !== expected) {
+      this.#discard = true;
       throw new StargzError(
         'E_DIGEST_MISMATCH',
         `${this.entry.path} does not match its digest (expected ${expected}, got ${actual}): the layer is corrupt or was changed`,
@@ -134,7 +212,15 @@ export class FileAssembler {
   }
 
   #open(): Promise<FileWriter> {
-    this.#file ??= this.#writer.writeFile(this.outputPath, this.#meta);
+    const resume = this.#options.resume;
+    this.#file ??= resume
+      ? this.#writer.openPartial(
+          this.outputPath,
+          resume.state.partialPath(resume.key),
+          this.#meta,
+          this.entry.size,
+        )
+      : this.#writer.writeFile(this.outputPath, this.#meta);
     return this.#file;
   }
 

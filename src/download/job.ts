@@ -16,7 +16,18 @@ export interface DownloadOptions {
   maxGap?: number;
   /** do not grow a merged request beyond this many bytes (default 16 MiB) */
   maxRangeBytes?: number;
-  /** cancels the download: temporary files are removed and `done` rejects with E_ABORTED */
+  /**
+   * keep verified progress in `.starget-resume/` inside the output directory so that a rerun after an
+   * interruption fetches only what is missing (default true); false throws away such state and starts
+   * afresh (--no-resume). The state is removed after a successful run.
+   */
+  resume?: boolean;
+  /** resume state untouched for longer than this is thrown away (default a week) */
+  resumeMaxAgeMs?: number;
+  /**
+   * cancels the download: `done` rejects with E_ABORTED, temporary files are removed, verified progress
+   * stays in the resume state
+   */
   signal?: AbortSignal;
   /** progress, warnings and fallbacks; the library never prints */
   onEvent?: (event: DownloadEvent) => void;
@@ -47,6 +58,10 @@ export interface DownloadResult {
   bytesWritten: number;
   /** range requests made */
   requests: number;
+  /** files an earlier, interrupted run had completed (checked against their digest, not fetched again) */
+  resumedFiles: number;
+  /** file bytes taken from an earlier run (completed files and verified chunks of partial files) */
+  resumedBytes: number;
   /** layers the registry sent whole (Range ignored) */
   wholeBlobLayers: string[];
   warnings: DownloadWarning[];

@@ -101,9 +101,22 @@ export function planDownload<E extends DownloadEntry>(
   }
   dirs.sort((a, b) => depth(a.path) - depth(b.path));
 
+  const { ranges, bytesToFetch } = planFileRanges(files, options);
+  return { dirs, files, hardlinks, symlinks, specials, ranges, bytesToFetch };
+}
+
+/**
+ * The range requests that fetch the chunks of `files`, leaving out those `skipChunk` says are already
+ * there (resumed from an earlier run); grouped by layer, in blob order within a layer.
+ */
+export function planFileRanges<E extends DownloadEntry>(
+  files: readonly PlannedFile<E>[],
+  options: PlanOptions & { skipChunk?: (file: PlannedFile<E>, index: number) => boolean } = {},
+): { ranges: RangePlan<ChunkTag<E>>[]; bytesToFetch: number } {
   const requestsByLayer = new Map<string, MemberRequest<ChunkTag<E>>[]>();
   for (const file of files) {
     file.entry.chunks.forEach((chunk, index) => {
+      if (options.skipChunk?.(file, index)) return;
       const request: MemberRequest<ChunkTag<E>> = { chunk, tag: { file, index }, name: file.entry.path };
       if (options.verify !== false && chunk.chunkDigest) request.expectedDigest = chunk.chunkDigest;
       let list = requestsByLayer.get(file.entry.layerDigest);
@@ -119,7 +132,7 @@ export function planDownload<E extends DownloadEntry>(
     ranges.push(...coalesceRanges(layerDigest, requests, options));
   }
   const bytesToFetch = ranges.reduce((sum, range) => sum + (range.end - range.start), 0);
-  return { dirs, files, hardlinks, symlinks, specials, ranges, bytesToFetch };
+  return { ranges, bytesToFetch };
 }
 
 /**
@@ -187,7 +200,7 @@ function sourceOf(entry: DownloadEntry): string {
 }
 
 /** Entries with one key share their bytes: same layer, same source name, same chunks and digest. */
-function contentKey(entry: DownloadEntry): string {
+export function contentKey(entry: DownloadEntry): string {
   const chunks = entry.chunks.map((c) => `${c.offset}+${c.innerOffset}:${c.chunkSize}`).join(',');
   return [entry.layerDigest, sourceOf(entry), entry.size, entry.digest ?? '', chunks].join('\0');
 }

@@ -4,6 +4,7 @@
  * before the run), files are written under a temporary name and renamed into place only on commit.
  */
 
+import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import {
   type FileHandle,
@@ -52,19 +53,25 @@ export interface FileWriter {
   readonly path: string;
   /** Writes at `position` (default: after the previous write). */
   write(data: Uint8Array, position?: number): Promise<void>;
-  /** Reads back the bytes written so far, in order (for digests of files written out of order); each
-   * yielded buffer is valid only until the next one is requested. */
-  readBack(): AsyncIterable<Uint8Array>;
+  /** Reads back bytes [start, end) of the file (default: all), in order (for digests of files written out
+   * of order); each yielded buffer is valid only until the next one is requested. */
+  readBack(start?: number, end?: number): AsyncIterable<Uint8Array>;
   /** Applies metadata and renames the file into place, atomically replacing what was there. */
   commit(): Promise<void>;
-  /** Closes and removes the temporary file; the final name is left untouched. Safe to call twice. */
+  /**
+   * Closes the file; the final name is left untouched. A temporary file is removed, a resumable partial
+   * file (`openPartial`) is kept for a later run. Safe to call twice.
+   */
   abort(): Promise<void>;
+  /** Closes and removes the temporary or partial file (its content is wrong). Safe to call twice. */
+  discard(): Promise<void>;
 }
 
 export { TEMP_PREFIX };
 
 const TEMP_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
 const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
+const PARTIAL_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW;
 
 interface FileIdentity {
   dev: number;
@@ -140,9 +147,72 @@ export class SafeWriter {
       }
       return opened;
     });
-    const writer = this.#fileWriter(path, abs, parent, temp, handle, meta);
+    const writer = this.#fileWriter(path, abs, parent, temp, handle, meta, false);
     this.#openFiles.add(writer);
     return writer;
+  }
+
+  /**
+   * Opens the resumable partial file `partialPath` (created when missing, cut to `size` bytes when longer)
+   * whose commit renames it to `path`. Unlike `writeFile`, `abort` keeps it for a later run.
+   */
+  async openPartial(
+    path: string,
+    partialPath: string,
+    meta: EntryMetadata,
+    size: number,
+  ): Promise<FileWriter> {
+    const { abs, parent } = await this.#prepare(path);
+    const partial = await this.#prepare(partialPath);
+    const handle = await this.#guard(partialPath, async () => {
+      const opened = await open(partial.abs, PARTIAL_FLAGS, 0o600);
+      try {
+        await this.#assertCanonical(partial.parent, partialPath);
+        const stats = await opened.stat();
+        if (!stats.isFile() || stats.nlink !== 1)
+          throw unsafe(partialPath, 'it is not a plain file of its own');
+        if (stats.size > size) await opened.truncate(size);
+      } catch (error) {
+        await opened.close().catch(() => {});
+        throw error;
+      }
+      return opened;
+    });
+    const writer = this.#fileWriter(path, abs, parent, partial.abs, handle, meta, true);
+    this.#openFiles.add(writer);
+    return writer;
+  }
+
+  /**
+   * True when `path` already holds a regular file of `size` bytes hashing to `digest` (not through a
+   * symlink); it then counts as written by this run (a valid hardlink target). False otherwise.
+   */
+  async reuseFile(path: string, size: number, digest: string): Promise<boolean> {
+    const colon = digest.indexOf(':');
+    const algorithm = digest.slice(0, colon);
+    if (algorithm !== 'sha256' && algorithm !== 'sha512') return false;
+    let handle: FileHandle | undefined;
+    try {
+      const { abs, parent } = await this.#prepare(path);
+      handle = await open(abs, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+      await this.#assertCanonical(parent, path);
+      const stats = await handle.stat();
+      if (!stats.isFile() || stats.size !== size) return false;
+      const hash = createHash(algorithm);
+      for await (const piece of readAll(handle)) hash.update(piece);
+      if (`${algorithm}:${hash.digest('hex')}` !== digest) return false;
+      this.#committed.set(abs, { dev: stats.dev, ino: stats.ino });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await handle?.close().catch(() => {});
+    }
+  }
+
+  /** The absolute path of `path` after checking that every parent is a real directory (creating them). */
+  async resolve(path: string): Promise<string> {
+    return (await this.#prepare(path)).abs;
   }
 
   /** Creates a symlink whose target is stored as given (it is data: nothing is ever written through it). */
@@ -343,9 +413,11 @@ export class SafeWriter {
     temp: string,
     handle: FileHandle,
     meta: EntryMetadata,
+    keepOnAbort: boolean,
   ): FileWriter {
     let position = 0;
-    let state: 'open' | 'committed' | 'aborted' = 'open';
+    /** closed: the handle is closed but the file is still under its temporary or partial name */
+    let state: 'open' | 'closed' | 'placed' | 'discarded' = 'open';
     const writer: FileWriter = {
       path,
       write: async (data, at) => {
@@ -360,7 +432,7 @@ export class SafeWriter {
         }
         position = start + data.byteLength;
       },
-      readBack: () => readAll(handle),
+      readBack: (start, end) => readAll(handle, start, end),
       commit: async () => {
         if (state !== 'open') throw new StargzError('E_INTERNAL', `commit of ${path} after it was closed`);
         try {
@@ -370,8 +442,9 @@ export class SafeWriter {
             if (meta.mtime) await handle.utimes(meta.mtime, meta.mtime);
             const stats = await handle.stat();
             await handle.close();
-            state = 'committed';
+            state = 'closed';
             await this.#placeAt(temp, abs, parent, path);
+            state = 'placed';
             this.#committed.set(abs, { dev: stats.dev, ino: stats.ino });
           });
         } catch (error) {
@@ -382,10 +455,17 @@ export class SafeWriter {
         }
       },
       abort: async () => {
+        if (!keepOnAbort) return writer.discard();
         this.#openFiles.delete(writer);
-        if (state === 'aborted') return;
+        if (state !== 'open') return;
+        state = 'closed';
+        await handle.close().catch(() => {});
+      },
+      discard: async () => {
+        this.#openFiles.delete(writer);
+        if (state === 'discarded' || state === 'placed') return;
         if (state === 'open') await handle.close().catch(() => {});
-        state = 'aborted';
+        state = 'discarded';
         await unlink(temp).catch(() => {});
       },
     };
