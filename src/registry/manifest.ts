@@ -225,18 +225,34 @@ function parseDescriptor(value: unknown, where: string): Descriptor {
     throw new StargzError('E_PROTOCOL', `${where} has an invalid size ${JSON.stringify(size)}`);
   }
   const descriptor: Descriptor = { mediaType: typeof mediaType === 'string' ? mediaType : '', digest, size };
-  if (typeof record.annotations === 'object' && record.annotations !== null) {
-    descriptor.annotations = record.annotations as Record<string, string>;
-  }
-  if (typeof record.platform === 'object' && record.platform !== null) {
-    const platform = record.platform as Record<string, unknown>;
-    if (typeof platform.os === 'string' && typeof platform.architecture === 'string') {
-      descriptor.platform = platform as unknown as Descriptor['platform'];
-    }
-  }
+  const annotations = stringRecord(record.annotations);
+  if (annotations !== undefined) descriptor.annotations = annotations;
+  const platform = parsePlatformField(record.platform);
+  if (platform !== undefined) descriptor.platform = platform;
   if (Array.isArray(record.urls)) descriptor.urls = record.urls.filter((url) => typeof url === 'string');
   if (typeof record.artifactType === 'string') descriptor.artifactType = record.artifactType;
   return descriptor;
+}
+
+/** The string-valued keys of a JSON object (annotations); anything else in it is dropped. */
+function stringRecord(value: unknown): Record<string, string> | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [key, item] of Object.entries(value)) if (typeof item === 'string') out[key] = item;
+  return out;
+}
+
+/** A descriptor's platform, typed field by field; without a string os and architecture there is none. */
+function parsePlatformField(value: unknown): Descriptor['platform'] | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const record = value as Record<string, unknown>;
+  if (typeof record.os !== 'string' || typeof record.architecture !== 'string') return undefined;
+  const platform: NonNullable<Descriptor['platform']> = { os: record.os, architecture: record.architecture };
+  if (typeof record.variant === 'string') platform.variant = record.variant;
+  if (typeof record['os.version'] === 'string') platform['os.version'] = record['os.version'];
+  const features = record['os.features'];
+  if (Array.isArray(features)) platform['os.features'] = features.filter((f) => typeof f === 'string');
+  return platform;
 }
 
 /** The entries of an index / manifest list. */
