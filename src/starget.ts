@@ -104,6 +104,8 @@ export interface GetOptions {
   skipVerify?: boolean;
   /** keep uid/gid from the image */
   preserveOwner?: boolean;
+  /** reuse the verified progress an interrupted run left in the output directory (default true) */
+  resume?: boolean;
   signal?: AbortSignal;
   /** progress, warnings, fallbacks; the totals to expect come first as a `plan` event */
   onEvent?: (event: GetEvent) => void;
@@ -272,9 +274,13 @@ export class StargetImage {
       if (bad && !bad.estargz) {
         const others = statuses.some((s) => s.estargz);
         const hint = others ? '; to read an eStargz layer alone, name it with --layer' : '';
+        // the reader's reason (no footer, zstd, uncompressed) without the digest it repeats
+        const reason = bad.error.message
+          .replace(`layer ${bad.layer.digest}: `, '')
+          .replace(`layer ${bad.layer.digest} is `, 'it is ');
         throw new StargzError(
           'E_NOT_ESTARGZ',
-          `layer ${bad.layer.position + 1} (${bad.layer.digest}) of ${this.name} is not an eStargz layer${hint}`,
+          `layer ${bad.layer.position + 1} (${bad.layer.digest}) of ${this.name} is not an eStargz layer: ${reason}${hint}`,
           { cause: bad.error, details: { layer: bad.layer.digest, position: bad.layer.position + 1 } },
         );
       }
@@ -434,6 +440,7 @@ export class StargetImage {
         ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
         ...(options.skipVerify ? { skipVerify: true } : {}),
         ...(options.preserveOwner ? { preserveOwner: true } : {}),
+        ...(options.resume === false ? { resume: false } : {}),
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       },
     });

@@ -139,6 +139,8 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     .argument('<args...>', '[BLOB_DIGEST] PATTERN [OUTPUT], or PATTERN... with -o DIR')
     .option('-o, --output <dir>', 'write matches under DIR at their path in the image')
     .option('--layer <digest>', 'restrict to this layer')
+    .option('--same-owner', 'keep the uid/gid of the image (as tar does; needs root)')
+    .option('--no-resume', 'ignore the progress an interrupted run left in the output directory')
     .addHelpText(
       'after',
       `

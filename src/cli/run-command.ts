@@ -1,5 +1,6 @@
 /** Runs one parsed invocation: loads only the module of that command (and the library only when needed). */
 
+import type { GetCommandOptions } from './commands/get.js';
 import type { CliIO } from './io.js';
 import type { Invocation } from './program.js';
 
@@ -26,7 +27,7 @@ export async function runCommand(invocation: Invocation, io: CliIO, signal: Abor
     }
     case 'get': {
       const { runGet } = await import('./commands/get.js');
-      return runGet(session, args, options as { output?: string; layer?: string });
+      return runGet(session, args, options as GetCommandOptions);
     }
     case 'cat': {
       const { runCat } = await import('./commands/cat.js');

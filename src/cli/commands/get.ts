@@ -28,11 +28,15 @@ export function getResultJson(result: GetResult, summary: RunSummary): Record<st
   };
 }
 
-export async function runGet(
-  session: Session,
-  args: string[],
-  options: { output?: string; layer?: string },
-): Promise<void> {
+/** The options of `starget get` as commander gives them (`--no-resume` sets resume to false). */
+export interface GetCommandOptions {
+  output?: string;
+  layer?: string;
+  sameOwner?: boolean;
+  resume?: boolean;
+}
+
+export async function runGet(session: Session, args: string[], options: GetCommandOptions): Promise<void> {
   const { io, settings, logger, globals } = session;
   const [reference, ...rest] = args;
   const plan = planGetArguments(rest, options);
@@ -76,6 +80,8 @@ export async function runGet(
       layout: plan.mode,
       concurrency: settings.concurrency,
       ...(globals.skipVerify ? { skipVerify: true } : {}),
+      ...(options.sameOwner ? { preserveOwner: true } : {}),
+      ...(options.resume === false ? { resume: false } : {}),
       signal: session.signal,
       onEvent,
     });

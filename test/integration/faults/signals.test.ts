@@ -131,3 +131,39 @@ describe.each([
     expect(await readdir(out)).not.toContain(RESUME_DIR);
   });
 });
+
+describe('--no-resume after an interrupted get', () => {
+  it('fetches every file again and still ends with the right tree and no resume state', async () => {
+    const out = join(base, 'out-no-resume');
+    const { code, stderr } = await interrupt('SIGINT', out);
+    expect(code, stderr).toBe(130);
+    expect(await readdir(join(out, RESUME_DIR))).toContain('journal');
+
+    const from = front.requests.length;
+    const rerun = await runStarget([
+      'get',
+      image,
+      'data/',
+      '-o',
+      out,
+      '--plain-http',
+      '--concurrency',
+      '1',
+      '--no-resume',
+    ]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    const ranges = front.requests
+      .slice(from)
+      .filter((r) => r.path.includes('/blobs/') && r.range !== undefined)
+      .map((r) => /^bytes=(\d+)-(\d+)$/.exec(r.range!)!.slice(1).map(Number) as [number, number]);
+    for (const entry of ENTRIES.filter((e) => e.type === 'reg')) {
+      const offset = layer.entry(entry.name).chunks[0]!.offset;
+      expect(
+        ranges.some(([start, end]) => offset >= start && offset <= end),
+        entry.name,
+      ).toBe(true);
+    }
+    expect(await snapshotTree(out)).toEqual(reference);
+    expect(await readdir(out)).not.toContain(RESUME_DIR);
+  });
+});

@@ -56,6 +56,13 @@ describe('command line grammar', () => {
     });
   });
 
+  it('maps the get flags --same-owner and --no-resume', async () => {
+    expect((await parse(['get', 'img', 'a', '-o', 'out'])).call?.options).toMatchObject({ resume: true });
+    expect(
+      (await parse(['get', 'img', 'a', '-o', 'out', '--same-owner', '--no-resume'])).call?.options,
+    ).toMatchObject({ sameOwner: true, resume: false });
+  });
+
   it('passes patterns that look like flags after --', async () => {
     const { call } = await parse(['get', 'img', '--', '-leading-dash', 'out']);
     expect(call?.args).toEqual(['img', '-leading-dash', 'out']);
