@@ -24,6 +24,7 @@ import { RegistryClient, type RegistryClientStats } from './registry/client.js';
 import { formatPlatform, parsePlatform } from './registry/platform.js';
 import { formatReference, parseReference } from './registry/reference.js';
 import type { RetryOptions } from './registry/retry.js';
+import type { ProxySettings } from './registry/transport.js';
 import type { CredentialProvider, Descriptor, ImageReference, Platform } from './registry/types.js';
 
 /** The manifest annotation holding a layer's TOC digest. */
@@ -38,6 +39,8 @@ export interface OpenImageOptions {
   plainHttp?: boolean;
   /** accept any TLS certificate */
   insecure?: boolean;
+  /** HTTP(S) proxies (the values of HTTP_PROXY / HTTPS_PROXY / NO_PROXY); unset: direct connections */
+  proxy?: ProxySettings;
   retry?: Partial<RetryOptions>;
   /** per-request timeout in ms */
   timeoutMs?: number;
@@ -519,6 +522,7 @@ export async function openImage(
       ...(options.credentials ? { credentials: options.credentials } : {}),
       ...(options.plainHttp !== undefined ? { plainHttp: options.plainHttp } : {}),
       ...(options.insecure !== undefined ? { insecure: options.insecure } : {}),
+      ...(options.proxy ? { proxy: options.proxy } : {}),
       ...(options.retry ? { retry: options.retry } : {}),
       ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       ...(options.logger ? { logger: options.logger } : {}),

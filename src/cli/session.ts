@@ -18,6 +18,7 @@ import { defaultCredentials } from '../credentials/index.js';
 import type { Logger } from '../log.js';
 import { RedactingLogger } from '../redact.js';
 import { parseReference } from '../registry/reference.js';
+import type { ProxySettings } from '../registry/transport.js';
 import { openImage, type StargetImage } from '../starget.js';
 import {
   checkCredentialFlags,
@@ -136,10 +137,27 @@ export async function openSessionImage(
     // left unset, the client talks plain HTTP to loopback registries only
     ...(registry.plainHttp.source !== 'default' ? { plainHttp: registry.plainHttp.value } : {}),
     ...(registry.insecure.value ? { insecure: true } : {}),
+    ...proxyFromEnv(io.env),
     retry: { maxRetries: options.maxRetries ?? settings.maxRetries },
     timeoutMs: options.timeoutMs ?? settings.timeoutMs,
     logger: options.logger ?? logger,
     signal: session.signal,
     ...(options.layer !== undefined ? { layer: options.layer } : {}),
   });
+}
+
+/** The proxies the environment names, as curl and docker read them (lower case wins). */
+export function proxyFromEnv(env: Record<string, string | undefined>): { proxy?: ProxySettings } {
+  const pick = (name: string) => env[name.toLowerCase()] || env[name.toUpperCase()] || undefined;
+  const httpProxy = pick('http_proxy');
+  const httpsProxy = pick('https_proxy');
+  if (!httpProxy && !httpsProxy) return {};
+  const noProxy = pick('no_proxy');
+  return {
+    proxy: {
+      ...(httpProxy ? { httpProxy } : {}),
+      ...(httpsProxy ? { httpsProxy } : {}),
+      ...(noProxy ? { noProxy } : {}),
+    },
+  };
 }

@@ -17,7 +17,7 @@ import {
 import { hostPlatform } from './platform.js';
 import { referenceTarget } from './reference.js';
 import type { RetryOptions } from './retry.js';
-import { Transport, type TransportStats } from './transport.js';
+import { type ProxySettings, Transport, type TransportStats } from './transport.js';
 import type {
   BlobRangeResponse,
   BlobSource,
@@ -46,6 +46,8 @@ export interface RegistryClientOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => number;
   random?: () => number;
+  /** HTTP(S) proxies (HTTP_PROXY / HTTPS_PROXY / NO_PROXY values); unset: direct connections */
+  proxy?: ProxySettings;
 }
 
 export interface RegistryClientStats extends TransportStats {
@@ -83,6 +85,7 @@ export class RegistryClient {
       sleep: options.sleep,
       now: options.now,
       random: options.random,
+      proxy: options.proxy,
     });
     this.auth = new Authenticator(this.transport, options.credentials);
     this.api = new RegistryApi(this.transport, this.auth);

@@ -37,4 +37,5 @@ export {
   registryApiHost,
 } from './reference.js';
 export { DEFAULT_RETRY, type RetryOptions } from './retry.js';
+export type { ProxySettings } from './transport.js';
 export type * from './types.js';

@@ -6,7 +6,7 @@
  */
 
 import { setTimeout as delay } from 'node:timers/promises';
-import { Agent } from 'undici';
+import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici';
 import { StargzError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { HttpResponse, redactUrl } from './http-response.js';
@@ -42,6 +42,18 @@ export interface TransportOptions {
   now?: () => number;
   /** a number in [0, 1) for backoff jitter */
   random?: () => number;
+  /**
+   * HTTP(S) proxies, as the HTTP_PROXY / HTTPS_PROXY / NO_PROXY variables say them (the caller reads the
+   * environment); requests are tunnelled with CONNECT. Unset: direct connections.
+   */
+  proxy?: ProxySettings;
+}
+
+export interface ProxySettings {
+  httpProxy?: string;
+  httpsProxy?: string;
+  /** comma-separated hosts (with optional port), domain suffixes, or `*` */
+  noProxy?: string;
 }
 
 /** Decides the Authorization of requests to one registry origin and what to do about a 401. */
@@ -104,7 +116,7 @@ export class Transport {
   readonly retryOptions: RetryOptions;
   readonly logger: Logger;
   readonly now: () => number;
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
   private readonly options: TransportOptions;
   private readonly sleepFn: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly random: () => number;
@@ -125,13 +137,25 @@ export class Transport {
     this.sleepFn = options.sleep ?? defaultSleep;
     this.random = options.random ?? Math.random;
     const timeout = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.agent = new Agent({
+    const agentOptions = {
       connect: { timeout, rejectUnauthorized: options.insecure !== true },
       headersTimeout: timeout,
       bodyTimeout: timeout,
       keepAliveTimeout: 10_000,
       connections: 16,
-    });
+    };
+    const proxy = options.proxy;
+    this.agent =
+      proxy?.httpProxy || proxy?.httpsProxy
+        ? new EnvHttpProxyAgent({
+            ...agentOptions,
+            // '' (not undefined) so that undici does not read the process environment itself
+            httpProxy: proxy.httpProxy ?? '',
+            httpsProxy: proxy.httpsProxy ?? '',
+            noProxy: proxy.noProxy ?? '',
+            requestTls: { rejectUnauthorized: options.insecure !== true },
+          })
+        : new Agent(agentOptions);
     this.agent.on('connect', () => {
       this.counters.connectionsOpened++;
     });
