@@ -464,12 +464,25 @@ export class StargetImage {
     options: { skipVerify?: boolean; signal?: AbortSignal } = {},
   ): Promise<CatResult> {
     const index = await this.index();
-    const entry = index.findFile(path);
-    if (entry.type !== 'reg') {
+    // like cat(1), symlinks are followed (inside the image): etc/os-release -> ../usr/lib/os-release
+    const resolved = index.resolvePath(path, undefined, { followFinal: true });
+    const entry = resolved ? index.stat(resolved) : undefined;
+    if (entry === undefined) {
+      const link = index.stat(path);
+      if (link?.type === 'symlink') {
+        throw new StargzError(
+          'E_NOT_FOUND',
+          `${link.path} is a symlink to ${link.linkName}, which is not in the image`,
+          { details: { path: link.path, linkName: link.linkName } },
+        );
+      }
+      index.findFile(path); // throws E_NOT_FOUND naming the path
+    }
+    if (entry === undefined || entry.type !== 'reg') {
       throw new StargzError(
-        entry.type === 'dir' ? 'E_USAGE' : 'E_UNSUPPORTED',
-        `${entry.path} is a ${entry.type === 'dir' ? 'directory' : entry.type}, not a regular file: cat writes regular files only`,
-        { details: { path: entry.path, type: entry.type } },
+        entry?.type === 'dir' ? 'E_USAGE' : 'E_UNSUPPORTED',
+        `${path} is a ${entry?.type === 'dir' ? 'directory' : entry?.type}, not a regular file: cat writes regular files only`,
+        { details: { path, type: entry?.type } },
       );
     }
     const layer = this.layers.find((l) => l.digest === entry.layerDigest)!;

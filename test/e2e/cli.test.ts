@@ -250,6 +250,18 @@ describe('cat, ls, info', () => {
     expect(dir.stdout.length).toBe(0);
   });
 
+  it('cat follows symlinks inside the image, and names a link that leads outside it', async () => {
+    const link = await runStarget(['cat', image('mini-legacy'), 'data/link']);
+    expect(link.code, link.stderr).toBe(0);
+    expect(sha256(link.stdout)).toBe(
+      oracle('mini-legacy').find((r) => r.path === 'data/random-200K')!.sha256,
+    );
+    const outside = await runStarget(['cat', image('mini-tricky'), 'links/dangling']);
+    expect(outside.code).toBe(3);
+    expect(outside.stderr).toContain('symlink to /nonexistent/target');
+    expect(outside.stdout.length).toBe(0);
+  });
+
   it('ls prints the merged view, one path per line, directories with a slash', async () => {
     const run = await runStarget(['ls', image('mini-tricky')]);
     expect(run.code).toBe(0);
