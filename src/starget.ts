@@ -16,6 +16,7 @@ import { StargzError, toStargzError } from './errors.js';
 import { decodeMembers } from './estargz/decode.js';
 import { openLayer } from './estargz/layer.js';
 import type { LayerToc } from './estargz/types.js';
+import { dereferenceEntries } from './image/dereference.js';
 import { ImageIndex } from './image/image-index.js';
 import { compilePattern } from './image/patterns.js';
 import type { IndexEntry } from './image/types.js';
@@ -109,6 +110,8 @@ export interface GetOptions {
   preserveOwner?: boolean;
   /** reuse the verified progress an interrupted run left in the output directory (default true) */
   resume?: boolean;
+  /** write what selected symlinks lead to (inside the image) instead of the links, as `cp -L` */
+  dereference?: boolean;
   signal?: AbortSignal;
   /** progress, warnings, fallbacks; the totals to expect come first as a `plan` event */
   onEvent?: (event: GetEvent) => void;
@@ -397,7 +400,8 @@ export class StargetImage {
     signal: AbortSignal,
   ): Promise<GetResult> {
     const index = await this.index();
-    const entries = index.filterFiles(patterns);
+    const selected = index.filterFiles(patterns);
+    const entries = options.dereference ? dereferenceEntries(index, selected) : selected;
     let outDir = destination;
     let outputPathOf: ((entry: IndexEntry) => string) | undefined;
     if (options.layout === 'target' && patterns.length === 1) {

@@ -140,6 +140,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     .option('-o, --output <dir>', 'write matches under DIR at their path in the image')
     .option('--layer <digest>', 'restrict to this layer')
     .option('--same-owner', 'keep the uid/gid of the image (as tar does; needs root)')
+    .option('-L, --dereference', 'write what symlinks lead to inside the image instead of the links')
     .option('--no-resume', 'ignore the progress an interrupted run left in the output directory')
     .addHelpText(
       'after',

@@ -108,6 +108,30 @@ describe('get forms', () => {
     expect(mode.toString(8)).toBe(rowOf('app/main.sh').mode.replace(/^0/, ''));
   });
 
+  it('get -L writes what a symlink leads to (file or directory) under the link name', async () => {
+    const dir = await freshDir('dereference');
+    const file = await runStarget(['get', image('mini-legacy'), 'data/link', 'copy', '-L'], { cwd: dir });
+    expect(file.code, file.stderr).toBe(0);
+    const copy = await lstat(join(dir, 'copy'));
+    expect(copy.isFile()).toBe(true);
+    expect(sha256(await readFile(join(dir, 'copy')))).toBe(
+      oracle('mini-legacy').find((r) => r.path === 'data/random-200K')!.sha256,
+    );
+    const tree = await runStarget(
+      ['get', image('mini-tricky'), 'links/dirlink', '-o', 'out', '--dereference'],
+      {
+        cwd: dir,
+      },
+    );
+    expect(tree.code, tree.stderr).toBe(0);
+    const linked = (await scanTree(join(dir, 'out'))).filter((r) => r.path.startsWith('links/dirlink/'));
+    const nested = rows().filter((r) => r.path.startsWith('data/nested/'));
+    expect(linked.map((r) => r.path)).toEqual(
+      nested.map((r) => r.path.replace('data/nested/', 'links/dirlink/')),
+    );
+    expect(linked.map((r) => r.sha256)).toEqual(nested.map((r) => r.sha256));
+  });
+
   it('writes a directory pattern under OUTPUT at its path in the image', async () => {
     const dir = await freshDir('dir');
     const run = await runStarget(['get', image('mini-tricky'), 'data/nested', join(dir, 'out')]);

@@ -34,6 +34,7 @@ export interface GetCommandOptions {
   layer?: string;
   sameOwner?: boolean;
   resume?: boolean;
+  dereference?: boolean;
 }
 
 export async function runGet(session: Session, args: string[], options: GetCommandOptions): Promise<void> {
@@ -81,6 +82,7 @@ export async function runGet(session: Session, args: string[], options: GetComma
       concurrency: settings.concurrency,
       ...(globals.skipVerify ? { skipVerify: true } : {}),
       ...(options.sameOwner ? { preserveOwner: true } : {}),
+      ...(options.dereference ? { dereference: true } : {}),
       ...(options.resume === false ? { resume: false } : {}),
       signal: session.signal,
       onEvent,
