@@ -7,7 +7,17 @@
  */
 
 import { createHash } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import {
+  closeSync,
+  fchmodSync,
+  fchownSync,
+  constants as fsConstants,
+  fstatSync,
+  futimesSync,
+  openSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import {
   type FileHandle,
   lchown,
@@ -233,13 +243,15 @@ export class SafeWriter {
   /**
    * Writes a whole file in one go (for small files whose bytes are all in memory): a temporary file in
    * `tempIn` (a directory relative to the output directory; default: next to `path`) gets the bytes and
-   * the metadata through its handle and is renamed to `path`. Nothing is left on failure.
+   * the metadata through its descriptor and is renamed to `path`. Nothing is left on failure.
+   * `sync`: make the system calls synchronously (no thread pool round trip per call; they block the event
+   * loop for as long as they take), only where directories are pinned.
    */
   async writeWholeFile(
     path: string,
     data: Uint8Array,
     meta: EntryMetadata,
-    options: { tempIn?: string } = {},
+    options: { tempIn?: string; sync?: boolean } = {},
   ): Promise<void> {
     const place = await this.#place(path);
     let tempDir = place.dir;
@@ -249,40 +261,94 @@ export class SafeWriter {
         tempDir = await this.#guard(path, undefined, () => this.#dirs.acquire(parts, path));
       }
       const temp: Place = { dir: tempDir, name: tempName(), abs: '' };
-      const identity = await this.#guard(path, tempDir, async () => {
-        const handle = await open(this.#at(temp), WRITE_ONCE_FLAGS, 0o600);
-        let stats: FileIdentity;
-        try {
-          await this.#dirs.check(tempDir, path);
-          let done = 0;
-          while (done < data.byteLength) {
-            const { bytesWritten } = await handle.write(data, done, data.byteLength - done, done);
-            done += bytesWritten;
-          }
-          await this.#applyOwner(handle, path, meta);
-          await handle.chmod(this.#permissionBits(meta.mode, path));
-          if (meta.mtime) await handle.utimes(meta.mtime, meta.mtime);
-          stats = await handle.stat();
-          await handle.close();
-        } catch (error) {
-          await handle.close().catch(() => {});
-          await unlink(this.#at(temp)).catch(() => {});
-          throw error;
-        }
-        return stats;
-      });
+      const identity = await this.#guard(path, tempDir, () =>
+        options.sync && this.#dirs.pinned
+          ? this.#createWholeSync(temp, data, meta, path)
+          : this.#createWhole(temp, data, meta, path),
+      );
       await this.#guard(path, place.dir, async () => {
         try {
+          if (options.sync && this.#dirs.pinned) {
+            try {
+              renameSync(this.#at(temp), this.#at(place));
+              this.#committed.delete(place.abs);
+              return;
+            } catch (error) {
+              // a directory in the way: the general path handles it
+              if ((error as NodeJS.ErrnoException).code !== 'EISDIR') throw error;
+            }
+          }
           await this.#placeAt(temp, place, path);
         } catch (error) {
           await unlink(this.#at(temp)).catch(() => {});
           throw error;
         }
       });
-      this.#committed.set(place.abs, { dev: identity.dev, ino: identity.ino });
+      this.#committed.set(place.abs, identity);
     } finally {
       if (tempDir !== place.dir) this.#dirs.release(tempDir);
       this.#dirs.release(place.dir);
+    }
+  }
+
+  /** Creates `temp` with `data` and the metadata of `meta`; returns its identity. Removed on failure. */
+  async #createWhole(
+    temp: Place,
+    data: Uint8Array,
+    meta: EntryMetadata,
+    path: string,
+  ): Promise<FileIdentity> {
+    const handle = await open(this.#at(temp), WRITE_ONCE_FLAGS, 0o600);
+    try {
+      await this.#dirs.check(temp.dir, path);
+      let done = 0;
+      while (done < data.byteLength) {
+        const { bytesWritten } = await handle.write(data, done, data.byteLength - done, done);
+        done += bytesWritten;
+      }
+      await this.#applyOwner(handle, path, meta);
+      await handle.chmod(this.#permissionBits(meta.mode, path));
+      if (meta.mtime) await handle.utimes(meta.mtime, meta.mtime);
+      const { dev, ino } = await handle.stat();
+      await handle.close();
+      return { dev, ino };
+    } catch (error) {
+      await handle.close().catch(() => {});
+      await unlink(this.#at(temp)).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** `#createWhole` with synchronous system calls (pinned directories only: no realpath check needed). */
+  async #createWholeSync(
+    temp: Place,
+    data: Uint8Array,
+    meta: EntryMetadata,
+    path: string,
+  ): Promise<FileIdentity> {
+    const fd = openSync(this.#at(temp), WRITE_ONCE_FLAGS, 0o600);
+    // closed at most once: another thread may reuse the number as soon as it is closed
+    let closed = false;
+    try {
+      let done = 0;
+      while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, done);
+      if (this.#preserveOwner && meta.uid !== undefined && meta.gid !== undefined) {
+        try {
+          fchownSync(fd, meta.uid, meta.gid);
+        } catch (error) {
+          this.#ownerNotKept(path, error);
+        }
+      }
+      fchmodSync(fd, this.#permissionBits(meta.mode, path));
+      if (meta.mtime) futimesSync(fd, meta.mtime, meta.mtime);
+      const { dev, ino } = fstatSync(fd);
+      closed = true;
+      closeSync(fd);
+      return { dev, ino };
+    } catch (error) {
+      if (!closed) closeSync(fd);
+      await unlink(this.#at(temp)).catch(() => {});
+      throw error;
     }
   }
 

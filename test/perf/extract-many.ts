@@ -6,7 +6,9 @@
  * and writing. The layer is cached as `<dir>/starget-perf-<files>-<dirs>.blob` between invocations.
  *
  *   node --import tsx test/perf/extract-many.ts [--files 20000] [--dirs 500] [--runs 3]
- *        [--concurrency 4] [--no-resume] [--dir /tmp] [--json]
+ *        [--concurrency 4] [--no-resume] [--thread-pool] [--dir /tmp] [--json]
+ *
+ * `--thread-pool` sets `blockingWrites: false` (an option only newer code reads).
  *
  * For syscall counts run it under `strace -f -c -o /tmp/strace.txt node --import tsx …`.
  */
@@ -30,6 +32,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '4' },
     'no-resume': { type: 'boolean', default: false },
+    'thread-pool': { type: 'boolean', default: false },
     dir: { type: 'string', default: tmpdir() },
     json: { type: 'boolean', default: false },
     child: { type: 'string' },
@@ -113,7 +116,11 @@ async function extractOnce(blobPath: string): Promise<void> {
     const result = await downloader.startDownload({
       entries,
       outDir: out,
-      options: { concurrency: Number(args.concurrency), resume: !args['no-resume'] },
+      options: {
+        concurrency: Number(args.concurrency),
+        resume: !args['no-resume'],
+        ...(args['thread-pool'] ? { blockingWrites: false } : {}),
+      },
     }).done;
     const wallMs = performance.now() - started;
     const usage = process.resourceUsage();
