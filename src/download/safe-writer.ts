@@ -7,23 +7,11 @@
  */
 
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  fchmodSync,
-  fchownSync,
-  constants as fsConstants,
-  fstatSync,
-  futimesSync,
-  openSync,
-  renameSync,
-  writeSync,
-} from 'node:fs';
+import { constants as fsConstants, renameSync } from 'node:fs';
 import {
   type FileHandle,
-  lchown,
   link,
   lstat,
-  lutimes,
   mkdir,
   open,
   realpath,
@@ -37,7 +25,9 @@ import { StargzError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { DIR_FLAGS, type Dir, DirTable } from './_dir-table.js';
 import { depth, ioError, lstatOrNull, readAll, TEMP_PREFIX, tempName } from './_fs.js';
+import { type EntryMetadata, MetadataWriter } from './_metadata.js';
 import { makeSpecialFile, type SpecialFileKind } from './_special-files.js';
+import { createWholeFile, createWholeFileSync, type FileIdentity } from './_whole-file.js';
 import { safeRelativeParts, unsafePath as unsafe } from './paths.js';
 import type { DownloadWarning } from './types.js';
 
@@ -54,15 +44,6 @@ export interface SafeWriterOptions {
    * `/proc/self/fd` works, i.e. Linux). False: check each directory's real path before every operation.
    */
   pinDirectories?: boolean;
-}
-
-/** Metadata applied to what the writer creates. */
-export interface EntryMetadata {
-  /** permission bits incl. setuid/setgid/sticky */
-  mode: number;
-  mtime?: Date;
-  uid?: number;
-  gid?: number;
 }
 
 /** A file being written under a temporary name; it appears under its final name only after `commit`. */
@@ -85,19 +66,13 @@ export interface FileWriter {
   discard(): Promise<void>;
 }
 
+export type { EntryMetadata };
 export { TEMP_PREFIX };
 
 const TEMP_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
-const WRITE_ONCE_FLAGS =
-  fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
 const PARTIAL_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW;
 /** Directories whose metadata `finish` restores at the same time (siblings: no order between them). */
 const FINISH_CONCURRENCY = 16;
-
-interface FileIdentity {
-  dev: number;
-  ino: number;
-}
 
 /** A name in a verified directory (held by the caller until released). */
 interface Place {
@@ -110,7 +85,7 @@ interface Place {
 export class SafeWriter {
   readonly root: string;
   readonly #dirs: DirTable;
-  readonly #preserveOwner: boolean;
+  readonly #metadata: MetadataWriter;
   readonly #isRoot: boolean;
   readonly #logger: Logger;
   readonly #onWarning: (warning: DownloadWarning) => void;
@@ -119,15 +94,19 @@ export class SafeWriter {
   /** regular files committed during this run: the only allowed hardlink targets */
   readonly #committed = new Map<string, FileIdentity>();
   readonly #openFiles = new Set<FileWriter>();
-  #ownerWarned = false;
 
   private constructor(dirs: DirTable, options: SafeWriterOptions) {
     this.root = dirs.root;
     this.#dirs = dirs;
-    this.#preserveOwner = options.preserveOwner ?? false;
     this.#isRoot = options.isRoot ?? process.getuid?.() === 0;
     this.#logger = options.logger ?? silentLogger;
     this.#onWarning = options.onWarning ?? (() => {});
+    this.#metadata = new MetadataWriter({
+      preserveOwner: options.preserveOwner ?? false,
+      isRoot: this.#isRoot,
+      logger: this.#logger,
+      onWarning: this.#onWarning,
+    });
   }
 
   /** Creates the output directory when missing and returns a writer rooted at its real path. */
@@ -263,8 +242,10 @@ export class SafeWriter {
       const temp: Place = { dir: tempDir, name: tempName(), abs: '' };
       const identity = await this.#guard(path, tempDir, () =>
         options.sync && this.#dirs.pinned
-          ? this.#createWholeSync(temp, data, meta, path)
-          : this.#createWhole(temp, data, meta, path),
+          ? createWholeFileSync(this.#at(temp), data, meta, path, this.#metadata)
+          : createWholeFile(this.#at(temp), data, meta, path, this.#metadata, () =>
+              this.#dirs.check(tempDir, path),
+            ),
       );
       await this.#guard(path, place.dir, async () => {
         try {
@@ -288,67 +269,6 @@ export class SafeWriter {
     } finally {
       if (tempDir !== place.dir) this.#dirs.release(tempDir);
       this.#dirs.release(place.dir);
-    }
-  }
-
-  /** Creates `temp` with `data` and the metadata of `meta`; returns its identity. Removed on failure. */
-  async #createWhole(
-    temp: Place,
-    data: Uint8Array,
-    meta: EntryMetadata,
-    path: string,
-  ): Promise<FileIdentity> {
-    const handle = await open(this.#at(temp), WRITE_ONCE_FLAGS, 0o600);
-    try {
-      await this.#dirs.check(temp.dir, path);
-      let done = 0;
-      while (done < data.byteLength) {
-        const { bytesWritten } = await handle.write(data, done, data.byteLength - done, done);
-        done += bytesWritten;
-      }
-      await this.#applyOwner(handle, path, meta);
-      await handle.chmod(this.#permissionBits(meta.mode, path));
-      if (meta.mtime) await handle.utimes(meta.mtime, meta.mtime);
-      const { dev, ino } = await handle.stat();
-      await handle.close();
-      return { dev, ino };
-    } catch (error) {
-      await handle.close().catch(() => {});
-      await unlink(this.#at(temp)).catch(() => {});
-      throw error;
-    }
-  }
-
-  /** `#createWhole` with synchronous system calls (pinned directories only: no realpath check needed). */
-  async #createWholeSync(
-    temp: Place,
-    data: Uint8Array,
-    meta: EntryMetadata,
-    path: string,
-  ): Promise<FileIdentity> {
-    const fd = openSync(this.#at(temp), WRITE_ONCE_FLAGS, 0o600);
-    // closed at most once: another thread may reuse the number as soon as it is closed
-    let closed = false;
-    try {
-      let done = 0;
-      while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, done);
-      if (this.#preserveOwner && meta.uid !== undefined && meta.gid !== undefined) {
-        try {
-          fchownSync(fd, meta.uid, meta.gid);
-        } catch (error) {
-          this.#ownerNotKept(path, error);
-        }
-      }
-      fchmodSync(fd, this.#permissionBits(meta.mode, path));
-      if (meta.mtime) futimesSync(fd, meta.mtime, meta.mtime);
-      const { dev, ino } = fstatSync(fd);
-      closed = true;
-      closeSync(fd);
-      return { dev, ino };
-    } catch (error) {
-      if (!closed) closeSync(fd);
-      await unlink(this.#at(temp)).catch(() => {});
-      throw error;
     }
   }
 
@@ -398,7 +318,7 @@ export class SafeWriter {
         await this.#dirs.check(place.dir, path);
         await symlink(target, this.#at(temp));
         try {
-          await this.#applyLinkMetadata(this.#at(temp), path, meta);
+          await this.#metadata.applyToLink(this.#at(temp), path, meta);
           await this.#placeAt(temp, place, path);
         } catch (error) {
           await unlink(this.#at(temp)).catch(() => {});
@@ -468,11 +388,11 @@ export class SafeWriter {
         await this.#dirs.check(place.dir, path);
         // made by a child process: /proc/self would be the child's own
         const forChild = this.#at(temp).replace(/^\/proc\/self\//, `/proc/${process.pid}/`);
-        await makeSpecialFile(forChild, kind, this.#permissionBits(meta.mode, path), device);
+        await makeSpecialFile(forChild, kind, this.#metadata.permissionBits(meta.mode, path), device);
         try {
           const stats = await lstat(this.#at(temp));
           if (stats.isSymbolicLink()) throw unsafe(path, 'its temporary name turned into a symlink');
-          await this.#applyLinkMetadata(this.#at(temp), path, meta);
+          await this.#metadata.applyToLink(this.#at(temp), path, meta);
           await this.#placeAt(temp, place, path);
         } catch (error) {
           await unlink(this.#at(temp)).catch(() => {});
@@ -537,9 +457,7 @@ export class SafeWriter {
     }
     try {
       if (!handle) throw new StargzError('E_INTERNAL', `no handle for directory ${rel}`);
-      await this.#applyOwner(handle, rel, meta);
-      await handle.chmod(this.#permissionBits(meta.mode, rel));
-      if (meta.mtime) await handle.utimes(meta.mtime, meta.mtime);
+      await this.#metadata.applyToHandle(handle, rel, meta);
     } catch (error) {
       throw ioError(`cannot set the metadata of directory ${rel}`, error, rel);
     } finally {
@@ -636,9 +554,7 @@ export class SafeWriter {
         if (state !== 'open') throw new StargzError('E_INTERNAL', `commit of ${path} after it was closed`);
         try {
           await this.#guard(path, place.dir, async () => {
-            await this.#applyOwner(handle, path, meta);
-            await handle.chmod(this.#permissionBits(meta.mode, path));
-            if (meta.mtime) await handle.utimes(meta.mtime, meta.mtime);
+            await this.#metadata.applyToHandle(handle, path, meta);
             const stats = await handle.stat();
             await handle.close();
             state = 'closed';
@@ -673,36 +589,6 @@ export class SafeWriter {
       },
     };
     return writer;
-  }
-
-  async #applyLinkMetadata(at: string, path: string, meta: EntryMetadata): Promise<void> {
-    if (this.#preserveOwner && meta.uid !== undefined && meta.gid !== undefined) {
-      await lchown(at, meta.uid, meta.gid).catch((error: unknown) => this.#ownerNotKept(path, error));
-    }
-    if (meta.mtime) await lutimes(at, meta.mtime, meta.mtime);
-  }
-
-  async #applyOwner(handle: FileHandle, path: string, meta: EntryMetadata): Promise<void> {
-    if (!this.#preserveOwner || meta.uid === undefined || meta.gid === undefined) return;
-    await handle.chown(meta.uid, meta.gid).catch((error: unknown) => this.#ownerNotKept(path, error));
-  }
-
-  #ownerNotKept(path: string, error: unknown): void {
-    if (this.#ownerWarned) return;
-    this.#ownerWarned = true;
-    this.#onWarning({
-      code: 'owner-not-kept',
-      path,
-      message: `cannot keep file owners (${(error as NodeJS.ErrnoException).code ?? String(error)}): files keep your user`,
-    });
-  }
-
-  /** Permission bits to apply: setuid/setgid only with root rights. */
-  #permissionBits(mode: number, path: string): number {
-    const bits = mode & 0o7777;
-    if (this.#isRoot || (bits & 0o6000) === 0) return bits;
-    this.#logger.debug('setuid/setgid bits dropped (not root)', { path });
-    return bits & ~0o6000;
   }
 
   /**

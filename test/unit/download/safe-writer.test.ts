@@ -210,6 +210,7 @@ describe.each(MODES)('with %s', (_mode, pin) => {
       const attempts = [
         () => writeWhole(writer, 'a/b/second', '2'),
         () => writer.writeWholeFile('a/b/third', Buffer.from('3'), { mode: 0o644 }),
+        () => writer.writeWholeFile('a/b/fourth', Buffer.from('4'), { mode: 0o644 }, { sync: true }),
         () => writer.symlink('a/b/link', '/etc/passwd'),
         () => writer.mkdir('a/b/sub', { mode: 0o755 }),
       ];
@@ -243,6 +244,10 @@ describe.each(MODES)('with %s', (_mode, pin) => {
         'E_UNSAFE_PATH',
       );
       await expectCode(writeWhole(writer, 'd0/new', 'x'), 'E_UNSAFE_PATH');
+      await expectCode(
+        writer.writeWholeFile('d0/sync', Buffer.from('x'), { mode: 0o644 }, { sync: true }),
+        'E_UNSAFE_PATH',
+      );
       expect(await snapshot(outside)).toEqual(before);
       await writer.finish();
     });
@@ -372,6 +377,48 @@ describe.each(MODES)('with %s', (_mode, pin) => {
       expect(await tempLeftovers(out)).toEqual([]);
       expect(await snapshot(outside)).toEqual(before);
     });
+
+    it.each([
+      ['through the thread pool', false],
+      ['with blocking calls', true],
+    ])(
+      'writes a whole file %s: metadata, a temp dir of its own, directories in the way',
+      async (_how, sync) => {
+        await mkdir(join(out, 'empty'));
+        await mkdir(join(out, 'full'));
+        await writeFile(join(out, 'full', 'keep'), 'kept');
+        const writer = await createWriter(out);
+        await writer.mkdir('tmp', { mode: 0o700 });
+        const mtime = new Date('2020-02-02T00:00:00Z');
+        await writer.writeWholeFile(
+          'a/f',
+          Buffer.from('hello'),
+          { mode: 0o751, mtime },
+          { tempIn: 'tmp', sync },
+        );
+        const stats = await stat(join(out, 'a/f'));
+        expect(await readFile(join(out, 'a/f'), 'utf8')).toBe('hello');
+        expect(stats.mode & 0o7777).toBe(0o751);
+        expect(stats.mtime.toISOString()).toBe(mtime.toISOString());
+        await writer.writeWholeFile(
+          'empty',
+          Buffer.from('now a file'),
+          { mode: 0o644 },
+          { tempIn: 'tmp', sync },
+        );
+        expect(await readFile(join(out, 'empty'), 'utf8')).toBe('now a file');
+        await expectCode(
+          writer.writeWholeFile('full', Buffer.from('x'), { mode: 0o644 }, { tempIn: 'tmp', sync }),
+          'E_IO',
+        );
+        expect(await readFile(join(out, 'full', 'keep'), 'utf8')).toBe('kept');
+        await writer.hardlink('a/g', 'a/f');
+        expect((await stat(join(out, 'a/g'))).ino).toBe(stats.ino);
+        expect(await tempLeftovers(out)).toEqual([]);
+        expect(await readdir(join(out, 'tmp'))).toEqual([]);
+        await writer.finish();
+      },
+    );
 
     it('refuses to write under a path component that is a regular file', async () => {
       const writer = await createWriter(out);
