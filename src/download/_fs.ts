@@ -7,8 +7,14 @@ import { StargzError } from '../errors.js';
 
 export const TEMP_PREFIX = '.starget-tmp-';
 
+/** Random per process, so that two processes writing into one directory do not collide. */
+const tempPrefix = `${TEMP_PREFIX}${randomBytes(6).toString('hex')}-`;
+let tempCounter = 0;
+
+/** A fresh temporary name (files are created with O_EXCL, so a name someone else took is an error). */
 export function tempName(): string {
-  return TEMP_PREFIX + randomBytes(8).toString('hex');
+  tempCounter++;
+  return tempPrefix + tempCounter.toString(36);
 }
 
 export function depth(abs: string): number {

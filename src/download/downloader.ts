@@ -9,6 +9,7 @@ import { decodeMembers } from '../estargz/decode.js';
 import { type Logger, silentLogger } from '../log.js';
 import type { BlobRangeResponse, BlobSource } from '../registry/types.js';
 import { checkRangeResponse, countBytes, parseModtime, resolveSource } from './_io.js';
+import { WriteQueue } from './_write-queue.js';
 import { FileAssembler } from './file-assembler.js';
 import type { BlobSourceLookup, DownloadHandle, DownloadJob, DownloadResult } from './job.js';
 import { safeRelativeParts } from './paths.js';
@@ -25,6 +26,12 @@ import type {
   DownloadWarning,
   MemberRequest,
 } from './types.js';
+
+/** Files in one chunk up to this size are gathered in memory and written whole, in the background. */
+const SMALL_FILE_BYTES = 512 * 1024;
+/** Background writes of small files in flight at most, and the memory they may hold. */
+const SMALL_WRITES = 16;
+const SMALL_WRITE_BYTES = 8 * 1024 * 1024;
 
 export interface DownloaderOptions {
   /** where each layer's blob is read from */
@@ -126,6 +133,11 @@ export class Downloader {
       },
     });
     const assemblers = new Map<object, FileAssembler>();
+    const smallWrites = new WriteQueue({
+      maxWrites: SMALL_WRITES,
+      maxBytes: SMALL_WRITE_BYTES,
+      blocking: options.blockingWrites !== false,
+    });
     /** files an earlier run left something of: reused whole (empty set) or these chunks */
     const present = new Map<object, ReadonlySet<number>>();
     let state: ResumeState | undefined;
@@ -150,12 +162,14 @@ export class Downloader {
             verify: !options.skipVerify,
             onBytesWritten: (bytes) => progress.written(bytes, file.entry.path),
             resume: { state, key: resumeKey(contentKey(file.entry)) },
+            // temporary files in the resume directory: a killed run leaves none in the tree
+            smallFiles: { queue: smallWrites, maxBytes: SMALL_FILE_BYTES, tempIn: RESUME_DIR },
+            onCommitted: () => progress.fileDone(file.entry.path),
           },
         );
         assemblers.set(file, assembler);
         if (file.entry.chunks.length === 0) {
           await assembler.commitEmpty();
-          progress.fileDone(file.entry.path);
           continue;
         }
         const restored = await assembler.restore();
@@ -164,7 +178,6 @@ export class Downloader {
           result.resumedBytes += restored.presentBytes;
           present.set(file, restored.present);
         }
-        if (assembler.committed) progress.fileDone(file.entry.path);
       }
       const { ranges } = planFileRanges(plan.files, {
         ...planOptions,
@@ -173,18 +186,8 @@ export class Downloader {
           return have !== undefined && (have.size === 0 || have.has(index));
         },
       });
-      const openSink = async (request: MemberRequest<ChunkTag>) => {
-        const assembler = assemblers.get(request.tag.file)!;
-        const sink = assembler.openChunk(request.tag.index);
-        return {
-          write: sink.write,
-          abort: sink.abort,
-          end: async () => {
-            await sink.end();
-            if (assembler.committed) progress.fileDone(assembler.entry.path);
-          },
-        };
-      };
+      const openSink = (request: MemberRequest<ChunkTag>) =>
+        assemblers.get(request.tag.file)!.openChunk(request.tag.index);
       const layers = layerStates(ranges);
       await runPool(
         ranges,
@@ -192,6 +195,7 @@ export class Downloader {
           this.#fetchRange(range, !options.skipVerify, layers, openSink, poolSignal, result, progress, emit),
         { concurrency: options.concurrency, signal },
       );
+      await smallWrites.drain();
       for (const assembler of assemblers.values()) {
         if (!assembler.committed) {
           throw new StargzError(
@@ -229,6 +233,8 @@ export class Downloader {
       progress.flush();
       return { ...result, ...progress.totals(), durationMs: Date.now() - started };
     } catch (error) {
+      // writes in flight end (committed whole, or removed) before anything is cleaned up
+      await smallWrites.settle();
       await Promise.all([...assemblers.values()].map((assembler) => assembler.abort(error)));
       await writer.abortAll();
       await state?.close();
@@ -248,7 +254,7 @@ export class Downloader {
     range: RangePlan<ChunkTag>,
     verify: boolean,
     layers: Map<string, LayerState>,
-    openSink: (request: MemberRequest<ChunkTag>) => Promise<ChunkSink>,
+    openSink: (request: MemberRequest<ChunkTag>) => ChunkSink,
     signal: AbortSignal,
     result: DownloadResult,
     progress: ProgressTracker,

@@ -2,10 +2,14 @@
  * Puts one regular file together from its chunks, which may arrive from different range requests and in
  * any order: each chunk is written at its file offset into the writer's temporary file; when the last chunk
  * ends, the whole-file digest is checked (when known and verification is on) and the file is committed.
+ * A small file in one chunk is instead gathered in memory and written in one go in the background
+ * (`smallFiles`), so that the decoder goes on with the next file meanwhile.
  */
 
 import { createHash, type Hash } from 'node:crypto';
 import { StargzError } from '../errors.js';
+import type { TocChunk } from '../estargz/types.js';
+import type { WriteQueue } from './_write-queue.js';
 import type { ResumeState } from './resume.js';
 import type { EntryMetadata, FileWriter, SafeWriter } from './safe-writer.js';
 import type { ChunkSink, DownloadEntry } from './types.js';
@@ -17,6 +21,13 @@ export interface FileAssemblerOptions {
   onBytesWritten?: (bytes: number) => void;
   /** write into the resumable partial file of `key` and journal verified chunks */
   resume?: { state: ResumeState; key: string };
+  /**
+   * Files in one chunk of at most `maxBytes` (and empty files) are held in memory and written whole by
+   * `queue`, with their temporary file in `tempIn` (relative to the output directory).
+   */
+  smallFiles?: { queue: WriteQueue; maxBytes: number; tempIn?: string };
+  /** called once the file is under its final name (committed now, or reused from an earlier run) */
+  onCommitted?: () => void;
 }
 
 /** What an earlier run left that this file could reuse. */
@@ -41,7 +52,8 @@ export class FileAssembler {
   /** sha256 over the bytes written so far while they arrive in file order */
   #hash: Hash | undefined = createHash('sha256');
   #hashedUpTo = 0;
-  #state: 'open' | 'committed' | 'failed' = 'open';
+  /** writing: handed to the write queue, which commits it or fails */
+  #state: 'open' | 'writing' | 'committed' | 'failed' = 'open';
   /** the content is wrong: drop the partial file instead of keeping it for a later run */
   #discard = false;
   #failure: unknown;
@@ -69,6 +81,12 @@ export class FileAssembler {
   async commitEmpty(): Promise<void> {
     if (this.entry.chunks.length !== 0)
       throw new StargzError('E_INTERNAL', `${this.entry.path} is not empty`);
+    const small = this.#options.smallFiles;
+    if (small) {
+      this.#state = 'writing';
+      await small.queue.add(0, (blocking) => this.#writeSmall(Buffer.alloc(0), blocking));
+      return;
+    }
     await this.#finalize();
   }
 
@@ -87,6 +105,7 @@ export class FileAssembler {
       if (await this.#writer.reuseFile(this.outputPath, size, digest)) {
         this.#state = 'committed';
         this.#remaining = 0;
+        this.#options.onCommitted?.();
         return { reused: true, present: new Set(), presentBytes: size };
       }
     }
@@ -129,6 +148,7 @@ export class FileAssembler {
       throw new StargzError('E_INTERNAL', `chunk ${index} of ${this.entry.path} requested twice or unknown`);
     }
     this.#opened.add(index);
+    if (this.#isSmall(chunk)) return this.#smallSink(chunk);
     let position = chunk.chunkOffset;
     const end = chunk.chunkOffset + chunk.chunkSize;
     return {
@@ -166,11 +186,81 @@ export class FileAssembler {
     };
   }
 
+  /** A file of this one chunk, small enough to be held in memory, nothing of it on disk yet. */
+  #isSmall(chunk: TocChunk): boolean {
+    const small = this.#options.smallFiles;
+    return (
+      small !== undefined &&
+      this.#file === undefined &&
+      this.entry.chunks.length === 1 &&
+      chunk.chunkOffset === 0 &&
+      chunk.chunkSize === this.entry.size &&
+      this.entry.size <= small.maxBytes
+    );
+  }
+
+  /** Gathers the chunk in memory; its end hands the whole file to the write queue. */
+  #smallSink(chunk: TocChunk): ChunkSink {
+    const small = this.#options.smallFiles!;
+    const buffer = Buffer.allocUnsafe(chunk.chunkSize);
+    let position = 0;
+    return {
+      write: (data) => {
+        this.#assertOpen();
+        if (position + data.byteLength > buffer.byteLength) {
+          throw this.#corrupt(`chunk at ${chunk.chunkOffset} yields more than its ${chunk.chunkSize} bytes`);
+        }
+        buffer.set(data, position);
+        position += data.byteLength;
+      },
+      end: async () => {
+        this.#assertOpen();
+        if (position !== buffer.byteLength) {
+          throw this.#corrupt(`chunk at 0 ended after ${position} of ${chunk.chunkSize} bytes`);
+        }
+        this.#remaining--;
+        this.#state = 'writing';
+        // the decoder ends a chunk only after it matched its chunkDigest: that is the file's digest here
+        const verified = this.#options.verify && chunk.chunkDigest === this.entry.digest;
+        await small.queue.add(buffer.byteLength, (blocking) => this.#writeSmall(buffer, blocking, verified));
+      },
+      abort: (error) => this.abort(error),
+    };
+  }
+
+  async #writeSmall(data: Buffer, blocking: boolean, verified = false): Promise<void> {
+    try {
+      if (!verified && this.#options.verify && this.entry.digest) this.#checkDigest(data, this.entry.digest);
+      await this.#writer.writeWholeFile(this.outputPath, data, this.#meta, {
+        tempIn: this.#options.smallFiles?.tempIn,
+        sync: blocking,
+      });
+      this.#state = 'committed';
+      this.#options.onBytesWritten?.(data.byteLength);
+      const resume = this.#options.resume;
+      if (resume) await resume.state.fileCommitted(resume.key, this.outputPath);
+      this.#options.onCommitted?.();
+    } catch (error) {
+      if (this.#state === 'writing') {
+        this.#state = 'failed';
+        this.#failure = error;
+      }
+      throw error;
+    }
+  }
+
+  #checkDigest(data: Uint8Array, expected: string): void {
+    const algorithm = expected.startsWith('sha512:') ? 'sha512' : 'sha256';
+    const actual = `${algorithm}:${createHash(algorithm).update(data).digest('hex')}`;
+    if (actual !== expected) throw this.#mismatch(expected, actual);
+  }
+
   /**
    * Stops the file; the final name is never touched. A temporary file is removed; a resumable partial
    * file is kept for a later run unless its content proved wrong.
    */
   async abort(error?: unknown): Promise<void> {
+    // a file handed to the write queue is committed or cleaned up by it
     if (this.#state !== 'open') return;
     this.#state = 'failed';
     this.#failure = error;
@@ -187,6 +277,7 @@ export class FileAssembler {
       this.#state = 'committed';
       const resume = this.#options.resume;
       if (resume) await resume.state.fileCommitted(resume.key, this.outputPath);
+      this.#options.onCommitted?.();
     } catch (error) {
       await this.abort(error);
       throw error;
@@ -203,12 +294,16 @@ export class FileAssembler {
     const actual = `${algorithm}:${hash.digest('hex')}`;
     if (actual !== expected) {
       this.#discard = true;
-      throw new StargzError(
-        'E_DIGEST_MISMATCH',
-        `${this.entry.path} does not match its digest (expected ${expected}, got ${actual}): the layer is corrupt or was changed`,
-        { details: { path: this.entry.path, layer: this.entry.layerDigest, expected, actual } },
-      );
+      throw this.#mismatch(expected, actual);
     }
+  }
+
+  #mismatch(expected: string, actual: string): StargzError {
+    return new StargzError(
+      'E_DIGEST_MISMATCH',
+      `${this.entry.path} does not match its digest (expected ${expected}, got ${actual}): the layer is corrupt or was changed`,
+      { details: { path: this.entry.path, layer: this.entry.layerDigest, expected, actual } },
+    );
   }
 
   #open(): Promise<FileWriter> {

@@ -25,6 +25,13 @@ export interface DownloadOptions {
   /** resume state untouched for longer than this is thrown away (default a week) */
   resumeMaxAgeMs?: number;
   /**
+   * write small files (one chunk, up to 512 KiB) with synchronous system calls, in slices of about 10 ms
+   * between which the event loop runs (default true: several times faster for trees of many small files,
+   * where each thread-pool round trip costs more than the call itself); false: every call goes through
+   * libuv's thread pool and the event loop is never held (where directories cannot be held open, always)
+   */
+  blockingWrites?: boolean;
+  /**
    * cancels the download: `done` rejects with E_ABORTED, temporary files are removed, verified progress
    * stays in the resume state
    */

@@ -47,6 +47,8 @@ export class ResumeState {
   readonly #committed = new Map<string, Set<string>>();
   #journal: FileHandle | undefined;
   #appending: Promise<void> = Promise.resolve();
+  /** records not yet handed to a write */
+  #unwritten: string[] = [];
   #appendFailure: unknown;
   /** progress records loaded or appended */
   #records = 0;
@@ -139,13 +141,19 @@ export class ResumeState {
     if (stats?.isDirectory()) await rm(this.#dirAbs, { recursive: true, force: true });
   }
 
+  /**
+   * Appends a record; resolves once it is written. Records that come while a write is in flight are
+   * written together by the next one (one system call for many files).
+   */
   #append(record: { key: string; chunk?: number; done?: string }): Promise<void> {
-    const line = `${JSON.stringify(record)}\n`;
+    this.#unwritten.push(`${JSON.stringify(record)}\n`);
     this.#records++;
     this.#appending = this.#appending.then(async () => {
-      if (!this.#journal || this.#appendFailure) return;
+      const lines = this.#unwritten.join('');
+      this.#unwritten = [];
+      if (lines === '' || !this.#journal || this.#appendFailure) return;
       try {
-        await this.#journal.write(line);
+        await this.#journal.write(lines);
       } catch (error) {
         // losing the journal only costs refetching on a later run: note it once, keep downloading
         this.#appendFailure = error;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync, symlinkSync } from 'node:fs';
 import {
   lstat,
   mkdir,
@@ -357,5 +358,111 @@ describe('Downloader', () => {
       expect((await readFile(join(out, name))).equals(contents[i]!)).toBe(true);
     }
     expect(left.length).toBeLessThan(6);
+  });
+});
+
+/** Every name under `dir` (at any depth, the resume directory included) that is a temporary file. */
+async function temporaries(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true })).filter((name) => name.includes(TEMP_PREFIX));
+}
+
+describe.each([
+  ['blocking writes', true],
+  ['thread-pool writes', false],
+])('Downloader with many small files (%s)', (_mode, blockingWrites) => {
+  const tree = (dirs: number, perDir: number) =>
+    Array.from({ length: dirs * perDir }, (_, i) => ({
+      type: 'reg' as const,
+      name: `d${i % dirs}/f${i}`,
+      content: randomBytes(50 + (i % 700)),
+      mode: i % 3 === 0 ? 0o755 : 0o640,
+      mtime: `2022-0${1 + (i % 9)}-01T00:00:00Z`,
+    }));
+
+  it('writes every file whole, with its mode and mtime, and leaves no temporary file', async () => {
+    const small = tree(12, 25);
+    const big = randomBytes(200_000);
+    const layer = await buildLayer(
+      [
+        ...small,
+        { type: 'reg', name: 'd0/empty', mode: 0o600 },
+        { type: 'reg', name: 'd1/big', content: big },
+        { type: 'hardlink', name: 'd2/linked', linkName: 'd3/f3' },
+      ],
+      { chunkSize: 64 * 1024 },
+    );
+    const { result, events } = await download(layer.entries, sourcesOf([layer]), { blockingWrites });
+    for (const entry of small) {
+      const abs = join(out, entry.name);
+      expect((await readFile(abs)).equals(entry.content), entry.name).toBe(true);
+      const stats = await stat(abs);
+      expect(stats.mode & 0o7777, entry.name).toBe(entry.mode);
+      expect(stats.mtime.toISOString(), entry.name).toBe(new Date(entry.mtime).toISOString());
+    }
+    expect((await readFile(join(out, 'd1/big'))).equals(big)).toBe(true);
+    expect(await readFile(join(out, 'd0/empty'), 'utf8')).toBe('');
+    expect((await stat(join(out, 'd0/empty'))).mode & 0o7777).toBe(0o600);
+    expect((await stat(join(out, 'd2/linked'))).ino).toBe((await stat(join(out, 'd3/f3'))).ino);
+    expect(result).toMatchObject({ files: small.length + 2, hardlinks: 1 });
+    expect(result.bytesWritten).toBe(small.reduce((sum, e) => sum + e.content.length, 0) + big.length);
+    const done = events.filter((e) => e.type === 'file-done').map((e) => (e as { path: string }).path);
+    expect(done.sort()).toEqual(
+      layer.entries
+        .filter((e) => e.type === 'reg')
+        .map((e) => e.path)
+        .sort(),
+    );
+    expect(await temporaries(out)).toEqual([]);
+    expect(await readdir(out)).not.toContain(RESUME_DIR);
+  });
+
+  it('checks the digest of a small file whose chunk digest is not the file digest', async () => {
+    const layer = await buildLayer(tree(2, 10));
+    const victim = layer.entry('d1/f5');
+    const wrong = { ...victim, digest: `sha256:${'4'.repeat(64)}` };
+    const entries = layer.entries.map((entry) => (entry === victim ? wrong : entry));
+    const error = await failure(download(entries, sourcesOf([layer]), { blockingWrites }));
+    expect(error.code).toBe('E_DIGEST_MISMATCH');
+    await expect(lstat(join(out, 'd1/f5'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await temporaries(out)).toEqual([]);
+  });
+
+  it('refuses a directory swapped for a symlink in the middle of the run, writing nothing outside', async () => {
+    const layer = await buildLayer(tree(1, 200));
+    let swapped = false;
+    const onEvent = (event: DownloadEvent) => {
+      // synchronously, between two files of the same directory
+      if (event.type !== 'file-done' || swapped) return;
+      swapped = true;
+      rmSync(join(out, 'd0'), { recursive: true });
+      symlinkSync(outside, join(out, 'd0'));
+    };
+    const error = await failure(download(layer.entries, sourcesOf([layer]), { blockingWrites, onEvent }));
+    expect(swapped).toBe(true);
+    expect(error.code).toBe('E_UNSAFE_PATH');
+    expect(await readdir(outside)).toEqual([]);
+    expect(await readlink(join(out, 'd0'))).toBe(outside);
+    expect(await temporaries(base)).toEqual([]);
+  });
+
+  it('cancelled half way: every file under its final name is whole, no temporary file anywhere', async () => {
+    const small = tree(4, 100);
+    const layer = await buildLayer(small);
+    const controller = new AbortController();
+    let done = 0;
+    const onEvent = (event: DownloadEvent) => {
+      if (event.type === 'file-done' && ++done === 150) controller.abort();
+    };
+    const error = await failure(
+      download(layer.entries, sourcesOf([layer]), { blockingWrites, onEvent, signal: controller.signal }),
+    );
+    expect(error.code).toBe('E_ABORTED');
+    expect(await temporaries(out)).toEqual([]);
+    const written = (await listTree(out)).filter((p) => /^d\d\/f\d+$/.test(p));
+    expect(written.length).toBeGreaterThanOrEqual(150);
+    expect(written.length).toBeLessThan(small.length);
+    const byName = new Map(small.map((entry) => [entry.name, entry.content]));
+    for (const name of written)
+      expect((await readFile(join(out, name))).equals(byName.get(name)!)).toBe(true);
   });
 });
