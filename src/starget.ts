@@ -6,8 +6,14 @@
 
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { basename, dirname } from 'node:path';
 import type { Writable } from 'node:stream';
+import { ContentCache } from './cache/content-cache.js';
+import { HeldBytes } from './cache/held-bytes.js';
+import { defaultCacheDir } from './cache/location.js';
+import { resolveImageThroughCache } from './cache/resolve-image.js';
+import { cachedTocLoader } from './cache/toc-loader.js';
 import { type CatResult, catFile } from './download/cat.js';
 import { Downloader } from './download/downloader.js';
 import type { DownloadResult } from './download/job.js';
@@ -24,7 +30,13 @@ import { RegistryClient, type RegistryClientStats } from './registry/client.js';
 import { formatPlatform, parsePlatform } from './registry/platform.js';
 import { formatReference, parseReference } from './registry/reference.js';
 import type { RetryOptions } from './registry/retry.js';
-import type { CredentialProvider, Descriptor, ImageReference, Platform } from './registry/types.js';
+import type {
+  BlobSource,
+  CredentialProvider,
+  Descriptor,
+  ImageReference,
+  Platform,
+} from './registry/types.js';
 
 /** The manifest annotation holding a layer's TOC digest. */
 export const TOC_DIGEST_ANNOTATION = 'containerd.io/snapshot/stargz/toc.digest';
@@ -52,8 +64,19 @@ export interface OpenImageOptions {
   tailSize?: number;
   /** a client to share (it is not closed by `close()`); otherwise one is made from the options above */
   client?: RegistryClient;
-  /** replaces the TOC reader (e.g. a cache in front of `openLayer`) */
+  /** replaces the TOC reader (e.g. a cache in front of `openLayer`); the `cache` option is then not used for TOCs */
   loadLayerToc?: (layer: ImageLayer, open: () => Promise<LayerToc>) => Promise<LayerToc>;
+  /**
+   * The TOC and manifest cache: a ContentCache, its directory, or `false` for none. Default: the
+   * directory `defaultCacheDir(process.env, os.homedir())` (`$XDG_CACHE_HOME/starget`, else
+   * `~/.cache/starget`). Stores finish in `close()`.
+   */
+  cache?: ContentCache | string | false;
+  /**
+   * Bytes of each layer's tail kept in memory after opening it (default 1 MiB), so that reads of the
+   * files stored just before the TOC need no request; released when a get or cat ends. 0 keeps none.
+   */
+  holdTailBytes?: number;
 }
 
 /** One layer of the image, as the manifest describes it. */
@@ -171,6 +194,8 @@ export class StargetImage {
   readonly selectedLayer?: ImageLayer;
   /** the registry client in use */
   readonly client: RegistryClient;
+  /** the TOC and manifest cache in use, if any */
+  readonly cache?: ContentCache;
 
   readonly #ownsClient: boolean;
   readonly #logger: Logger;
@@ -178,6 +203,7 @@ export class StargetImage {
   #statuses?: Promise<LayerStatus[]>;
   #index?: Promise<ImageIndex>;
   #configPlatform?: Promise<Platform | undefined>;
+  readonly #held: HeldBytes;
 
   /** @internal use openImage() */
   constructor(init: {
@@ -191,6 +217,7 @@ export class StargetImage {
     client: RegistryClient;
     ownsClient: boolean;
     options: OpenImageOptions;
+    cache?: ContentCache;
   }) {
     this.reference = init.reference;
     this.digest = init.digest;
@@ -211,6 +238,8 @@ export class StargetImage {
       return layer;
     });
     this.client = init.client;
+    if (init.cache) this.cache = init.cache;
+    this.#held = new HeldBytes(init.options.holdTailBytes);
     this.#ownsClient = init.ownsClient;
     this.#options = init.options;
     this.#logger = init.options.logger ?? silentLogger;
@@ -236,16 +265,38 @@ export class StargetImage {
     return this.#statuses;
   }
 
+  /** The layer's blob, reads inside held tail bytes answered from memory. */
+  #source(layer: ImageLayer): BlobSource {
+    return this.#held.wrap(this.client.blob(this.reference, layer.descriptor));
+  }
+
+  /** Reads a layer's TOC from its tail; keeps the payload bytes before the TOC, and hands the TOC member to a cache. */
+  async #readLayer(layer: ImageLayer): Promise<LayerToc & { tocMember?: Uint8Array }> {
+    let read: { bytes: Uint8Array; start: number } | undefined;
+    const toc = await openLayer(this.client.blob(this.reference, layer.descriptor), {
+      ...(layer.annotatedTocDigest ? { expectedTocDigest: layer.annotatedTocDigest } : {}),
+      ...(this.#options.tailSize ? { tailSize: this.#options.tailSize } : {}),
+      ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+      onTailBytes: (bytes, start) => {
+        read = { bytes, start };
+      },
+    });
+    if (read === undefined) return toc;
+    const { bytes, start } = read;
+    const { tocOffset, size } = toc.footer;
+    if (start < tocOffset) this.#held.hold(layer.digest, bytes, start, tocOffset);
+    if (this.cache === undefined) return toc;
+    return { ...toc, tocMember: bytes.subarray(tocOffset - start, toc.blobSize - size - start) };
+  }
+
   async #openOne(layer: ImageLayer): Promise<LayerStatus> {
-    const open = (): Promise<LayerToc> =>
-      openLayer(this.client.blob(this.reference, layer.descriptor), {
-        ...(layer.annotatedTocDigest ? { expectedTocDigest: layer.annotatedTocDigest } : {}),
-        ...(this.#options.tailSize ? { tailSize: this.#options.tailSize } : {}),
-        ...(this.#options.signal ? { signal: this.#options.signal } : {}),
-      });
+    const open = (): Promise<LayerToc> => this.#readLayer(layer);
+    const load =
+      this.#options.loadLayerToc ??
+      (this.cache ? cachedTocLoader(this.cache, this.#logger) : (_: ImageLayer, o: typeof open) => o());
     try {
       const started = performance.now();
-      const toc = await (this.#options.loadLayerToc ? this.#options.loadLayerToc(layer, open) : open());
+      const toc = await load(layer, open);
       this.#logger.debug('layer opened', {
         layer: layer.digest,
         footer: toc.footer.kind,
@@ -420,7 +471,7 @@ export class StargetImage {
     const downloader = new Downloader({
       sources: (digest) => {
         const layer = this.layers.find((l) => l.digest === digest);
-        return layer ? this.client.blob(this.reference, layer.descriptor) : undefined;
+        return layer ? this.#source(layer) : undefined;
       },
       decodeMembers: decodeMembers as DecodeMembers,
       logger: this.#logger,
@@ -437,7 +488,7 @@ export class StargetImage {
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       },
     });
-    const result = await handle.done;
+    const result = await handle.done.finally(() => this.#releaseHeld());
     for (const layer of result.wholeBlobLayers) {
       this.#logger.info('the registry ignored Range: the whole layer was streamed once', { layer });
     }
@@ -464,16 +515,17 @@ export class StargetImage {
     }
     const layer = this.layers.find((l) => l.digest === entry.layerDigest)!;
     const signal = options.signal ?? this.#options.signal;
-    return catFile(
-      entry,
-      new Map([[layer.digest, this.client.blob(this.reference, layer.descriptor)]]),
-      output,
-      {
-        decodeMembers: decodeMembers as DecodeMembers,
-        ...(options.skipVerify ? { skipVerify: true } : {}),
-        ...(signal ? { signal } : {}),
-      },
-    );
+    return catFile(entry, new Map([[layer.digest, this.#source(layer)]]), output, {
+      decodeMembers: decodeMembers as DecodeMembers,
+      ...(options.skipVerify ? { skipVerify: true } : {}),
+      ...(signal ? { signal } : {}),
+    }).finally(() => this.#releaseHeld());
+  }
+
+  #releaseHeld(): void {
+    const { served, bytesServed } = this.#held.stats();
+    if (served > 0) this.#logger.debug('reads served from layer tails already read', { served, bytesServed });
+    this.#held.release();
   }
 
   /** Requests, retries, bytes received and token fetches so far. */
@@ -481,9 +533,17 @@ export class StargetImage {
     return this.client.stats();
   }
 
-  /** Closes the registry connections (unless the client was passed in). */
+  /** Waits for cache stores, then closes the registry connections (unless the client was passed in). */
   async close(): Promise<void> {
-    if (this.#ownsClient) await this.client.close();
+    this.#held.release();
+    try {
+      if (this.cache) {
+        await this.cache.flush();
+        this.#logger.debug('cache', { dir: this.cache.dir, ...this.cache.stats() });
+      }
+    } finally {
+      if (this.#ownsClient) await this.client.close();
+    }
   }
 }
 
@@ -517,11 +577,18 @@ export async function openImage(
       ...(options.logger ? { logger: options.logger } : {}),
       ...(platform ? { platform } : {}),
     });
+  const cache = openCache(options);
   try {
-    const resolved = await client.getManifest(parsed, {
-      ...(platform ? { platform } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    const resolved = cache
+      ? await resolveImageThroughCache(client, cache, parsed, {
+          platform: platform ?? client.platform,
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.logger ? { logger: options.logger } : {}),
+        })
+      : await client.getManifest(parsed, {
+          ...(platform ? { platform } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
     return new StargetImage({
       reference: parsed,
       digest: resolved.digest,
@@ -533,9 +600,20 @@ export async function openImage(
       client,
       ownsClient,
       options,
+      ...(cache ? { cache } : {}),
     });
   } catch (error) {
+    await cache?.flush();
     if (ownsClient) await client.close().catch(() => {});
     throw toStargzError(error);
   }
+}
+
+/** The cache the options ask for: none, one in a directory, the one given, or the default directory. */
+function openCache(options: OpenImageOptions): ContentCache | undefined {
+  const { cache } = options;
+  if (cache === false) return undefined;
+  if (cache instanceof ContentCache) return cache;
+  const dir = typeof cache === 'string' ? cache : defaultCacheDir(process.env, homedir());
+  return new ContentCache({ dir, ...(options.logger ? { logger: options.logger } : {}) });
 }

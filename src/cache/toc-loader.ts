@@ -43,12 +43,11 @@ export function cachedTocLoader(cache: ContentCache, logger: Logger = silentLogg
         });
       }
     }
-    const fresh = (await open()) as LayerTocWithRaw;
+    const { tocMember, tocJson, ...fresh } = (await open()) as LayerTocWithRaw;
     const base = { tocDigest: fresh.tocDigest, footer: fresh.footer, blobSize: fresh.blobSize };
-    if (fresh.tocMember !== undefined)
-      cache.putTocInBackground(layer.digest, { ...base, tocMember: fresh.tocMember });
-    else if (fresh.tocJson !== undefined)
-      cache.putTocInBackground(layer.digest, { ...base, tocJson: fresh.tocJson });
+    if (tocMember !== undefined) cache.putTocInBackground(layer.digest, { ...base, tocMember });
+    else if (tocJson !== undefined) cache.putTocInBackground(layer.digest, { ...base, tocJson });
+    // the raw bytes are not kept with the TOC: they would pin the whole tail buffer in memory
     return fresh;
   };
 }

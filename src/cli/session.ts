@@ -141,5 +141,7 @@ export async function openSessionImage(
     logger: options.logger ?? logger,
     signal: session.signal,
     ...(options.layer !== undefined ? { layer: options.layer } : {}),
+    cache: globals.cache === false ? false : settings.cacheDir,
+    ...(globals.tailSize !== undefined ? { tailSize: globals.tailSize } : {}),
   });
 }

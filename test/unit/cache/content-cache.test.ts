@@ -244,3 +244,33 @@ describe('ContentCache info and prune', () => {
     expect(StargzError.is(error) && error.code).toBe('E_USAGE');
   });
 });
+
+describe('ContentCache platform choices', () => {
+  const index = `sha256:${'1'.repeat(64)}`;
+  const chosen = `sha256:${'2'.repeat(64)}`;
+
+  it('returns what was recorded for the index and platform, and nothing for another', async () => {
+    const cache = new ContentCache({ dir });
+    expect(await cache.getPlatformChoice(index, 'linux/arm64')).toBeUndefined();
+    const platform = { os: 'linux', architecture: 'arm64', variant: 'v8' };
+    expect(await cache.putPlatformChoice(index, 'linux/arm64', { digest: chosen, platform })).toBe(true);
+    expect(await cache.getPlatformChoice(index, 'linux/arm64')).toEqual({ digest: chosen, platform });
+    expect(await cache.getPlatformChoice(index, 'linux/amd64')).toBeUndefined();
+    expect(await cache.getPlatformChoice(`sha256:${'3'.repeat(64)}`, 'linux/arm64')).toBeUndefined();
+    expect((await cache.info()).platforms.entries).toBe(1);
+  });
+
+  it('refuses malformed keys and discards a damaged entry', async () => {
+    const cache = new ContentCache({ dir });
+    expect(await cache.putPlatformChoice('latest', 'linux/amd64', { digest: chosen })).toBe(false);
+    expect(await cache.putPlatformChoice(index, '../../etc', { digest: chosen })).toBe(false);
+    expect(await cache.putPlatformChoice(index, 'linux/amd64', { digest: 'sha256:nothex' })).toBe(false);
+    expect(await cache.putPlatformChoice(index, 'linux/amd64', { digest: chosen })).toBe(true);
+    const [file] = await filesUnder(join(dir, 'v1', 'platform'));
+    const bytes = await readFile(file!);
+    await writeFile(file!, bytes.subarray(0, bytes.length - 3));
+    expect(await cache.getPlatformChoice(index, 'linux/amd64')).toBeUndefined();
+    expect(cache.stats().discarded).toBe(1);
+    expect(await filesUnder(join(dir, 'v1', 'platform'))).toEqual([]);
+  });
+});
