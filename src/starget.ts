@@ -24,7 +24,7 @@ import { openLayer } from './estargz/layer.js';
 import type { LayerToc } from './estargz/types.js';
 import { ImageIndex } from './image/image-index.js';
 import { compilePattern } from './image/patterns.js';
-import type { IndexEntry } from './image/types.js';
+import type { IndexEntry, IndexLayerInput } from './image/types.js';
 import { type Logger, silentLogger } from './log.js';
 import { RegistryClient, type RegistryClientStats } from './registry/client.js';
 import { formatPlatform, parsePlatform } from './registry/platform.js';
@@ -37,6 +37,7 @@ import type {
   ImageReference,
   Platform,
 } from './registry/types.js';
+import { tocSubset } from './toc-subset.js';
 
 /** The manifest annotation holding a layer's TOC digest. */
 export const TOC_DIGEST_ANNOTATION = 'containerd.io/snapshot/stargz/toc.digest';
@@ -318,7 +319,29 @@ export class StargetImage {
    * naming the first layer that is not eStargz.
    */
   index(): Promise<ImageIndex> {
-    this.#index ??= this.layerStatuses().then((statuses) => {
+    this.#index ??= this.#indexInputs().then((inputs) => new ImageIndex(inputs));
+    return this.#index;
+  }
+
+  /**
+   * A view that answers for `patterns` exactly as `index()` does. When they all name paths (no globs, not
+   * everything), it is built from the few TOC entries that decide those paths (see tocSubset) rather than
+   * by merging every entry of every layer.
+   */
+  async #viewFor(patterns: readonly string[]): Promise<ImageIndex> {
+    if (this.#index !== undefined || patterns.length === 0) return this.index();
+    const compiled = patterns.map((pattern) => compilePattern(pattern));
+    if (compiled.some((pattern) => !pattern.isLiteral || pattern.matchAll)) return this.index();
+    const subset = tocSubset(
+      await this.#indexInputs(),
+      compiled.map((pattern) => pattern.path),
+    );
+    return subset === undefined ? this.index() : new ImageIndex(subset);
+  }
+
+  /** The TOCs of the layers in use; E_NOT_ESTARGZ naming the first layer that is not eStargz. */
+  #indexInputs(): Promise<IndexLayerInput[]> {
+    return this.layerStatuses().then((statuses) => {
       const bad = statuses.find((s) => !s.estargz);
       if (bad && !bad.estargz) {
         const others = statuses.some((s) => s.estargz);
@@ -329,15 +352,12 @@ export class StargetImage {
           { cause: bad.error, details: { layer: bad.layer.digest, position: bad.layer.position + 1 } },
         );
       }
-      return new ImageIndex(
-        statuses.map((s) => ({
-          digest: s.layer.digest,
-          toc: (s as { toc: LayerToc }).toc.toc,
-          descriptor: s.layer.descriptor,
-        })),
-      );
+      return statuses.map((s) => ({
+        digest: s.layer.digest,
+        toc: (s as { toc: LayerToc }).toc.toc,
+        descriptor: s.layer.descriptor,
+      }));
     });
-    return this.#index;
   }
 
   /**
@@ -406,11 +426,11 @@ export class StargetImage {
 
   /** The entries the patterns select (all entries without patterns), sorted by path. */
   async list(patterns?: string | readonly string[]): Promise<IndexEntry[]> {
-    const index = await this.index();
     if (patterns === undefined || (Array.isArray(patterns) && patterns.length === 0)) {
-      return [...index.entries()];
+      return [...(await this.index()).entries()];
     }
-    return index.filterFiles(patterns);
+    const list = typeof patterns === 'string' ? [patterns] : patterns;
+    return (await this.#viewFor(list)).filterFiles(list);
   }
 
   /**
@@ -438,7 +458,7 @@ export class StargetImage {
     options: GetOptions,
     signal: AbortSignal,
   ): Promise<GetResult> {
-    const index = await this.index();
+    const index = await this.#viewFor(patterns);
     const entries = index.filterFiles(patterns);
     let outDir = destination;
     let outputPathOf: ((entry: IndexEntry) => string) | undefined;
@@ -504,7 +524,7 @@ export class StargetImage {
     output: Writable,
     options: { skipVerify?: boolean; signal?: AbortSignal } = {},
   ): Promise<CatResult> {
-    const index = await this.index();
+    const index = await this.#viewFor([path]);
     const entry = index.findFile(path);
     if (entry.type !== 'reg') {
       throw new StargzError(

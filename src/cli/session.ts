@@ -18,7 +18,7 @@ import { defaultCredentials } from '../credentials/index.js';
 import type { Logger } from '../log.js';
 import { RedactingLogger } from '../redact.js';
 import { parseReference } from '../registry/reference.js';
-import { openImage, type StargetImage } from '../starget.js';
+import type { StargetImage } from '../starget.js';
 import {
   checkCredentialFlags,
   type ExplicitFlags,
@@ -130,6 +130,8 @@ export async function openSessionImage(
     plainHttpSource: registry.plainHttp.source,
     insecure: registry.insecure.value,
   });
+  // loaded here, not at the top: commands without an image (cache, config) need not load the registry client
+  const { openImage } = await import('../starget.js');
   return openImage(parsed, {
     platform: settings.platform,
     credentials,
