@@ -13,7 +13,7 @@ import { ContentCache } from './cache/content-cache.js';
 import { HeldBytes } from './cache/held-bytes.js';
 import { defaultCacheDir } from './cache/location.js';
 import { resolveImageThroughCache } from './cache/resolve-image.js';
-import { cachedTocLoader } from './cache/toc-loader.js';
+import { cachedTocLoader, type LayerTocWithRaw } from './cache/toc-loader.js';
 import { type CatResult, catFile } from './download/cat.js';
 import { Downloader } from './download/downloader.js';
 import type { DownloadResult } from './download/job.js';
@@ -272,7 +272,7 @@ export class StargetImage {
   }
 
   /** Reads a layer's TOC from its tail; keeps the payload bytes before the TOC, and hands the TOC member to a cache. */
-  async #readLayer(layer: ImageLayer): Promise<LayerToc & { tocMember?: Uint8Array }> {
+  async #readLayer(layer: ImageLayer): Promise<LayerTocWithRaw> {
     let read: { bytes: Uint8Array; start: number } | undefined;
     const toc = await openLayer(this.client.blob(this.reference, layer.descriptor), {
       ...(layer.annotatedTocDigest ? { expectedTocDigest: layer.annotatedTocDigest } : {}),
@@ -287,7 +287,12 @@ export class StargetImage {
     const { tocOffset, size } = toc.footer;
     if (start < tocOffset) this.#held.hold(layer.digest, bytes, start, tocOffset);
     if (this.cache === undefined) return toc;
-    return { ...toc, tocMember: bytes.subarray(tocOffset - start, toc.blobSize - size - start) };
+    // openLayer computed the TOC digest from exactly this member
+    return {
+      ...toc,
+      tocMember: bytes.subarray(tocOffset - start, toc.blobSize - size - start),
+      rawVerified: true,
+    };
   }
 
   async #openOne(layer: ImageLayer): Promise<LayerStatus> {

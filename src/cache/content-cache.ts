@@ -57,7 +57,14 @@ export interface CachedToc {
  * A TOC to store: the TOC JSON, or the TOC gzip member (bytes [tocOffset, blobSize - footer.size) of the
  * layer, which is what a tail read yields; stored as given, about 8x smaller than the JSON).
  */
-export type TocToStore = Omit<CachedToc, 'tocJson'> & ({ tocJson: Uint8Array } | { tocMember: Uint8Array });
+export type TocToStore = Omit<CachedToc, 'tocJson'> &
+  ({ tocJson: Uint8Array } | { tocMember: Uint8Array }) & {
+    /**
+     * The caller computed `tocDigest` from exactly these bytes (e.g. it just parsed this member): the
+     * store skips decompressing them again. Loads still verify everything.
+     */
+    verified?: boolean;
+  };
 
 export interface CachedManifest {
   bytes: Uint8Array;
@@ -198,9 +205,19 @@ export class ContentCache {
     const form = 'tocMember' in toc ? 'gzip-member' : 'json';
     const payload = 'tocMember' in toc ? toc.tocMember : toc.tocJson;
     if (payload.length > this.maxTocBytes) return this.refuse('TOC over the size cap');
-    const tocJson = 'tocMember' in toc ? tocJsonFromMember(toc.tocMember, this.maxTocBytes) : toc.tocJson;
-    if (tocJson === undefined) return this.refuse('TOC member does not hold a TOC within the size cap');
-    if (!matchesDigest(tocJson, toc.tocDigest)) return this.refuse('TOC bytes do not match their digest');
+    if (toc.verified === true && 'tocMember' in toc) {
+      // the gzip trailer's ISIZE: the tar's size (mod 2^32), so a TOC over the cap is not stored only to be refused at load
+      const member = toc.tocMember;
+      const isize =
+        member.length < 18
+          ? Number.POSITIVE_INFINITY
+          : new DataView(member.buffer, member.byteOffset, member.length).getUint32(member.length - 4, true);
+      if (isize > this.maxTocBytes + 64 * 1024) return this.refuse('TOC over the size cap');
+    } else {
+      const tocJson = 'tocMember' in toc ? tocJsonFromMember(toc.tocMember, this.maxTocBytes) : toc.tocJson;
+      if (tocJson === undefined) return this.refuse('TOC member does not hold a TOC within the size cap');
+      if (!matchesDigest(tocJson, toc.tocDigest)) return this.refuse('TOC bytes do not match their digest');
+    }
     const header = {
       format: 'starget-cache/1',
       kind: 'toc',
@@ -381,7 +398,8 @@ export class ContentCache {
 
   private platformPath(indexDigest: string, platform: string): string | undefined {
     const parsed = parseDigest(indexDigest);
-    if (parsed === undefined || !/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*){1,2}$/i.test(platform)) return undefined;
+    if (parsed === undefined || !/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*){1,2}$/i.test(platform))
+      return undefined;
     const key = createHash('sha256').update(`${indexDigest}\n${platform}`).digest('hex');
     return join(this.dir, LAYOUT, PLATFORM_DIR, parsed.algorithm, key);
   }
