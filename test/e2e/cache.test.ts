@@ -230,3 +230,27 @@ describe('starget cache info and prune', () => {
     expect(JSON.parse(result.stdout.toString()).dir).toBe(join(xdg, 'starget'));
   });
 });
+
+describe('the library', () => {
+  it('openImage with a cache directory: the second image reads no tail and says so in the stats', async () => {
+    const { openImage } = await import('../../src/index.js');
+    const dir = await mkdtemp(join(work, 'lib-cache-'));
+    const first = await openImage(tricky(), { cache: dir });
+    const listed = (await first.list()).map((e) => e.path);
+    await first.close(); // waits for the stores
+    expect(first.cache?.stats()).toMatchObject({ tocMisses: trickyLayers, tocHits: 0 });
+    const before = front.requests.length;
+    const second = await openImage(tricky(), { cache: dir });
+    expect((await second.list()).map((e) => e.path)).toEqual(listed);
+    await second.close();
+    expect(second.cache?.stats()).toMatchObject({ tocHits: trickyLayers, manifestHits: 1 });
+    expect(traffic(front.requests.slice(before))).toEqual({
+      manifests: ['HEAD tag'],
+      tails: [],
+      content: [],
+    });
+    const off = await openImage(tricky(), { cache: false });
+    expect(off.cache).toBeUndefined();
+    await off.close();
+  });
+});
