@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--runs N] [--only P1,P4] [--network shaped|direct|both] [--delay-ms 25]
- *   [--mbit 200] [--generate-only]`
+ *   [--mbit 200] [--tail-size 512k] [--generate-only]`
  *
  * Generates the benchmark images (cached under bench/.data), pushes them to a real registry on loopback,
  * and measures the scenarios P1–P6 with the built CLI against a full pull (skopeo + tar) through a shaping
@@ -47,6 +47,7 @@ const { values } = parseArgs({
     mbit: { type: 'string', default: '200' },
     'startup-runs': { type: 'string' },
     'generate-only': { type: 'boolean', default: false },
+    'tail-size': { type: 'string' },
   },
 });
 const preset: Preset = values.quick ? 'quick' : 'full';
@@ -139,6 +140,7 @@ async function main(): Promise<void> {
     node: process.version,
     skopeo,
     network: { delayMs, mbit, connectDelayMs: 2 * delayMs },
+    tailSize: values['tail-size'] ?? 'default',
     images: Object.fromEntries(
       Object.entries(images).map(([key, image]) => [
         key,
@@ -197,7 +199,11 @@ async function runMode(
       outDir,
       env,
       proxy,
-      extraArgs: ['--plain-http', '--no-progress'],
+      extraArgs: [
+        '--plain-http',
+        '--no-progress',
+        ...(values['tail-size'] === undefined ? [] : ['--tail-size', values['tail-size']]),
+      ],
     };
     if (scenario.warm) {
       await rm(cacheDir, { recursive: true, force: true });

@@ -4,6 +4,14 @@
  */
 
 export type {
+  CacheInfo,
+  CacheStats,
+  ContentCacheOptions,
+  PruneOptions,
+  PruneResult,
+} from './cache/index.js';
+export { ContentCache, defaultCacheDir } from './cache/index.js';
+export type {
   CredentialLookup,
   CredentialLookupEvent,
   CredentialSource,

@@ -6,12 +6,17 @@
 
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { basename, dirname } from 'node:path';
 import type { Writable } from 'node:stream';
+import { ContentCache } from './cache/content-cache.js';
+import { HeldBytes } from './cache/held-bytes.js';
+import { defaultCacheDir } from './cache/location.js';
+import { resolveImageThroughCache } from './cache/resolve-image.js';
+import { cachedTocLoader, type LayerTocWithRaw } from './cache/toc-loader.js';
 import { type CatResult, catFile } from './download/cat.js';
 import { Downloader } from './download/downloader.js';
-import type { DownloadResult } from './download/job.js';
-import type { DecodeMembers, DownloadEvent } from './download/types.js';
+import type { DecodeMembers } from './download/types.js';
 import { StargzError, toStargzError } from './errors.js';
 import { decodeMembers } from './estargz/decode.js';
 import { openLayer } from './estargz/layer.js';
@@ -19,119 +24,37 @@ import type { LayerToc } from './estargz/types.js';
 import { dereferenceEntries } from './image/dereference.js';
 import { ImageIndex } from './image/image-index.js';
 import { compilePattern } from './image/patterns.js';
-import type { IndexEntry } from './image/types.js';
+import type { IndexEntry, IndexLayerInput } from './image/types.js';
 import { type Logger, silentLogger } from './log.js';
 import { RegistryClient, type RegistryClientStats } from './registry/client.js';
 import { formatPlatform, parsePlatform } from './registry/platform.js';
 import { formatReference, parseReference } from './registry/reference.js';
-import type { RetryOptions } from './registry/retry.js';
-import type { ProxySettings } from './registry/transport.js';
-import type { CredentialProvider, Descriptor, ImageReference, Platform } from './registry/types.js';
+import type { BlobSource, Descriptor, ImageReference, Platform } from './registry/types.js';
+import type {
+  GetEvent,
+  GetHandle,
+  GetOptions,
+  GetResult,
+  ImageInfo,
+  ImageLayer,
+  LayerStatus,
+  OpenImageOptions,
+} from './starget-types.js';
+import { tocSubset } from './toc-subset.js';
 
 /** The manifest annotation holding a layer's TOC digest. */
 export const TOC_DIGEST_ANNOTATION = 'containerd.io/snapshot/stargz/toc.digest';
 
-export interface OpenImageOptions {
-  /** `os/arch[/variant]` or a Platform, picked from a multi-platform image (default: the host's) */
-  platform?: string | Platform;
-  /** where credentials come from (anonymous when absent) */
-  credentials?: CredentialProvider;
-  /** HTTP instead of HTTPS (default: HTTP for loopback registries only) */
-  plainHttp?: boolean;
-  /** accept any TLS certificate */
-  insecure?: boolean;
-  /** HTTP(S) proxies (the values of HTTP_PROXY / HTTPS_PROXY / NO_PROXY); unset: direct connections */
-  proxy?: ProxySettings;
-  retry?: Partial<RetryOptions>;
-  /** per-request timeout in ms */
-  timeoutMs?: number;
-  logger?: Logger;
-  signal?: AbortSignal;
-  /**
-   * Work on this layer alone (`sha256:<hex>`, or a unique prefix of 12+ hex digits): only it is opened,
-   * listings and gets see only its files, and the other layers need not be eStargz.
-   */
-  layer?: string;
-  /** bytes read from the end of each layer at first (default 512 KiB) */
-  tailSize?: number;
-  /** a client to share (it is not closed by `close()`); otherwise one is made from the options above */
-  client?: RegistryClient;
-  /** replaces the TOC reader (e.g. a cache in front of `openLayer`) */
-  loadLayerToc?: (layer: ImageLayer, open: () => Promise<LayerToc>) => Promise<LayerToc>;
-}
-
-/** One layer of the image, as the manifest describes it. */
-export interface ImageLayer {
-  descriptor: Descriptor;
-  digest: string;
-  size: number;
-  mediaType: string;
-  /** 0 = bottom layer */
-  position: number;
-  /** the TOC digest the manifest announces, when it does */
-  annotatedTocDigest?: string;
-}
-
-/** What opening a layer found. */
-export type LayerStatus =
-  | { layer: ImageLayer; estargz: true; toc: LayerToc }
-  | { layer: ImageLayer; estargz: false; error: StargzError };
-
-/** `info()`: the manifest and, per layer, whether it is eStargz and its TOC digest. */
-export interface ImageInfo {
-  reference: string;
-  digest: string;
-  mediaType: string;
-  platform: string | null;
-  layers: {
-    digest: string;
-    size: number;
-    mediaType: string;
-    estargz: boolean;
-    tocDigest: string | null;
-    footer?: 'estargz' | 'legacy';
-    /** why the layer is not eStargz */
-    reason?: string;
-  }[];
-}
-
-export interface GetOptions {
-  /**
-   * 'tree' (default): every match lands at `destination/<path in image>`.
-   * 'target' (stargz-get's form): a pattern naming one non-directory path writes it to `destination`
-   * itself, or into it when `destination` is an existing directory or ends with '/'; other patterns as 'tree'.
-   */
-  layout?: 'tree' | 'target';
-  /** parallel range requests (default 4) */
-  concurrency?: number;
-  /** do not check chunk and file digests */
-  skipVerify?: boolean;
-  /** keep uid/gid from the image */
-  preserveOwner?: boolean;
-  /** reuse the verified progress an interrupted run left in the output directory (default true) */
-  resume?: boolean;
-  /** write what selected symlinks lead to (inside the image) instead of the links, as `cp -L` */
-  dereference?: boolean;
-  signal?: AbortSignal;
-  /** progress, warnings, fallbacks; the totals to expect come first as a `plan` event */
-  onEvent?: (event: GetEvent) => void;
-}
-
-/** Events of `get`: the plan (what will be written), then the downloader's events. */
-export type GetEvent = { type: 'plan'; files: number; bytes: number; entries: number } | DownloadEvent;
-
-export interface GetResult extends DownloadResult {
-  /** the entries written, in path order */
-  entries: IndexEntry[];
-  /** the directory everything was written under */
-  outDir: string;
-}
-
-export interface GetHandle {
-  /** settles when every file is written, or rejects with a StargzError */
-  done: Promise<GetResult>;
-  cancel(reason?: unknown): void;
-}
+export type {
+  GetEvent,
+  GetHandle,
+  GetOptions,
+  GetResult,
+  ImageInfo,
+  ImageLayer,
+  LayerStatus,
+  OpenImageOptions,
+};
 
 /** Parses `os/arch[/variant]` or passes a Platform through. */
 function toPlatform(platform: string | Platform | undefined): Platform | undefined {
@@ -179,6 +102,8 @@ export class StargetImage {
   readonly selectedLayer?: ImageLayer;
   /** the registry client in use */
   readonly client: RegistryClient;
+  /** the TOC and manifest cache in use, if any */
+  readonly cache?: ContentCache;
 
   readonly #ownsClient: boolean;
   readonly #logger: Logger;
@@ -186,6 +111,7 @@ export class StargetImage {
   #statuses?: Promise<LayerStatus[]>;
   #index?: Promise<ImageIndex>;
   #configPlatform?: Promise<Platform | undefined>;
+  readonly #held: HeldBytes;
 
   /** @internal use openImage() */
   constructor(init: {
@@ -199,6 +125,7 @@ export class StargetImage {
     client: RegistryClient;
     ownsClient: boolean;
     options: OpenImageOptions;
+    cache?: ContentCache;
   }) {
     this.reference = init.reference;
     this.digest = init.digest;
@@ -219,6 +146,8 @@ export class StargetImage {
       return layer;
     });
     this.client = init.client;
+    if (init.cache) this.cache = init.cache;
+    this.#held = new HeldBytes(init.options.holdTailBytes);
     this.#ownsClient = init.ownsClient;
     this.#options = init.options;
     this.#logger = init.options.logger ?? silentLogger;
@@ -244,16 +173,43 @@ export class StargetImage {
     return this.#statuses;
   }
 
+  /** The layer's blob, reads inside held tail bytes answered from memory. */
+  #source(layer: ImageLayer): BlobSource {
+    return this.#held.wrap(this.client.blob(this.reference, layer.descriptor));
+  }
+
+  /** Reads a layer's TOC from its tail; keeps the payload bytes before the TOC, and hands the TOC member to a cache. */
+  async #readLayer(layer: ImageLayer): Promise<LayerTocWithRaw> {
+    let read: { bytes: Uint8Array; start: number } | undefined;
+    const toc = await openLayer(this.client.blob(this.reference, layer.descriptor), {
+      ...(layer.annotatedTocDigest ? { expectedTocDigest: layer.annotatedTocDigest } : {}),
+      ...(this.#options.tailSize ? { tailSize: this.#options.tailSize } : {}),
+      ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+      onTailBytes: (bytes, start) => {
+        read = { bytes, start };
+      },
+    });
+    if (read === undefined) return toc;
+    const { bytes, start } = read;
+    const { tocOffset, size } = toc.footer;
+    if (start < tocOffset) this.#held.hold(layer.digest, bytes, start, tocOffset);
+    if (this.cache === undefined) return toc;
+    // openLayer computed the TOC digest from exactly this member
+    return {
+      ...toc,
+      tocMember: bytes.subarray(tocOffset - start, toc.blobSize - size - start),
+      rawVerified: true,
+    };
+  }
+
   async #openOne(layer: ImageLayer): Promise<LayerStatus> {
-    const open = (): Promise<LayerToc> =>
-      openLayer(this.client.blob(this.reference, layer.descriptor), {
-        ...(layer.annotatedTocDigest ? { expectedTocDigest: layer.annotatedTocDigest } : {}),
-        ...(this.#options.tailSize ? { tailSize: this.#options.tailSize } : {}),
-        ...(this.#options.signal ? { signal: this.#options.signal } : {}),
-      });
+    const open = (): Promise<LayerToc> => this.#readLayer(layer);
+    const load =
+      this.#options.loadLayerToc ??
+      (this.cache ? cachedTocLoader(this.cache, this.#logger) : (_: ImageLayer, o: typeof open) => o());
     try {
       const started = performance.now();
-      const toc = await (this.#options.loadLayerToc ? this.#options.loadLayerToc(layer, open) : open());
+      const toc = await load(layer, open);
       this.#logger.debug('layer opened', {
         layer: layer.digest,
         footer: toc.footer.kind,
@@ -275,7 +231,29 @@ export class StargetImage {
    * naming the first layer that is not eStargz.
    */
   index(): Promise<ImageIndex> {
-    this.#index ??= this.layerStatuses().then((statuses) => {
+    this.#index ??= this.#indexInputs().then((inputs) => new ImageIndex(inputs));
+    return this.#index;
+  }
+
+  /**
+   * A view that answers for `patterns` exactly as `index()` does. When they all name paths (no globs, not
+   * everything), it is built from the few TOC entries that decide those paths (see tocSubset) rather than
+   * by merging every entry of every layer.
+   */
+  async #viewFor(patterns: readonly string[]): Promise<ImageIndex> {
+    if (this.#index !== undefined || patterns.length === 0) return this.index();
+    const compiled = patterns.map((pattern) => compilePattern(pattern));
+    if (compiled.some((pattern) => !pattern.isLiteral || pattern.matchAll)) return this.index();
+    const subset = tocSubset(
+      await this.#indexInputs(),
+      compiled.map((pattern) => pattern.path),
+    );
+    return subset === undefined ? this.index() : new ImageIndex(subset);
+  }
+
+  /** The TOCs of the layers in use; E_NOT_ESTARGZ naming the first layer that is not eStargz. */
+  #indexInputs(): Promise<IndexLayerInput[]> {
+    return this.layerStatuses().then((statuses) => {
       const bad = statuses.find((s) => !s.estargz);
       if (bad && !bad.estargz) {
         const others = statuses.some((s) => s.estargz);
@@ -290,15 +268,12 @@ export class StargetImage {
           { cause: bad.error, details: { layer: bad.layer.digest, position: bad.layer.position + 1 } },
         );
       }
-      return new ImageIndex(
-        statuses.map((s) => ({
-          digest: s.layer.digest,
-          toc: (s as { toc: LayerToc }).toc.toc,
-          descriptor: s.layer.descriptor,
-        })),
-      );
+      return statuses.map((s) => ({
+        digest: s.layer.digest,
+        toc: (s as { toc: LayerToc }).toc.toc,
+        descriptor: s.layer.descriptor,
+      }));
     });
-    return this.#index;
   }
 
   /**
@@ -367,11 +342,11 @@ export class StargetImage {
 
   /** The entries the patterns select (all entries without patterns), sorted by path. */
   async list(patterns?: string | readonly string[]): Promise<IndexEntry[]> {
-    const index = await this.index();
     if (patterns === undefined || (Array.isArray(patterns) && patterns.length === 0)) {
-      return [...index.entries()];
+      return [...(await this.index()).entries()];
     }
-    return index.filterFiles(patterns);
+    const list = typeof patterns === 'string' ? [patterns] : patterns;
+    return (await this.#viewFor(list)).filterFiles(list);
   }
 
   /**
@@ -399,7 +374,7 @@ export class StargetImage {
     options: GetOptions,
     signal: AbortSignal,
   ): Promise<GetResult> {
-    const index = await this.index();
+    const index = await this.#viewFor(patterns);
     const selected = index.filterFiles(patterns);
     const entries = options.dereference ? dereferenceEntries(index, selected) : selected;
     let outDir = destination;
@@ -433,7 +408,7 @@ export class StargetImage {
     const downloader = new Downloader({
       sources: (digest) => {
         const layer = this.layers.find((l) => l.digest === digest);
-        return layer ? this.client.blob(this.reference, layer.descriptor) : undefined;
+        return layer ? this.#source(layer) : undefined;
       },
       decodeMembers: decodeMembers as DecodeMembers,
       logger: this.#logger,
@@ -451,7 +426,7 @@ export class StargetImage {
         ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       },
     });
-    const result = await handle.done;
+    const result = await handle.done.finally(() => this.#releaseHeld());
     for (const layer of result.wholeBlobLayers) {
       this.#logger.info('the registry ignored Range: the whole layer was streamed once', { layer });
     }
@@ -467,7 +442,7 @@ export class StargetImage {
     output: Writable,
     options: { skipVerify?: boolean; signal?: AbortSignal } = {},
   ): Promise<CatResult> {
-    const index = await this.index();
+    const index = await this.#viewFor([path]);
     // like cat(1), symlinks are followed (inside the image): etc/os-release -> ../usr/lib/os-release
     const resolved = index.resolvePath(path, undefined, { followFinal: true });
     const entry = resolved ? index.stat(resolved) : undefined;
@@ -491,16 +466,17 @@ export class StargetImage {
     }
     const layer = this.layers.find((l) => l.digest === entry.layerDigest)!;
     const signal = options.signal ?? this.#options.signal;
-    return catFile(
-      entry,
-      new Map([[layer.digest, this.client.blob(this.reference, layer.descriptor)]]),
-      output,
-      {
-        decodeMembers: decodeMembers as DecodeMembers,
-        ...(options.skipVerify ? { skipVerify: true } : {}),
-        ...(signal ? { signal } : {}),
-      },
-    );
+    return catFile(entry, new Map([[layer.digest, this.#source(layer)]]), output, {
+      decodeMembers: decodeMembers as DecodeMembers,
+      ...(options.skipVerify ? { skipVerify: true } : {}),
+      ...(signal ? { signal } : {}),
+    }).finally(() => this.#releaseHeld());
+  }
+
+  #releaseHeld(): void {
+    const { served, bytesServed } = this.#held.stats();
+    if (served > 0) this.#logger.debug('reads served from layer tails already read', { served, bytesServed });
+    this.#held.release();
   }
 
   /** Requests, retries, bytes received and token fetches so far. */
@@ -508,9 +484,17 @@ export class StargetImage {
     return this.client.stats();
   }
 
-  /** Closes the registry connections (unless the client was passed in). */
+  /** Waits for cache stores, then closes the registry connections (unless the client was passed in). */
   async close(): Promise<void> {
-    if (this.#ownsClient) await this.client.close();
+    this.#held.release();
+    try {
+      if (this.cache) {
+        await this.cache.flush();
+        this.#logger.debug('cache', { dir: this.cache.dir, ...this.cache.stats() });
+      }
+    } finally {
+      if (this.#ownsClient) await this.client.close();
+    }
   }
 }
 
@@ -545,11 +529,18 @@ export async function openImage(
       ...(options.logger ? { logger: options.logger } : {}),
       ...(platform ? { platform } : {}),
     });
+  const cache = openCache(options);
   try {
-    const resolved = await client.getManifest(parsed, {
-      ...(platform ? { platform } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    const resolved = cache
+      ? await resolveImageThroughCache(client, cache, parsed, {
+          platform: platform ?? client.platform,
+          ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.logger ? { logger: options.logger } : {}),
+        })
+      : await client.getManifest(parsed, {
+          ...(platform ? { platform } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
     return new StargetImage({
       reference: parsed,
       digest: resolved.digest,
@@ -561,9 +552,20 @@ export async function openImage(
       client,
       ownsClient,
       options,
+      ...(cache ? { cache } : {}),
     });
   } catch (error) {
+    await cache?.flush();
     if (ownsClient) await client.close().catch(() => {});
     throw toStargzError(error);
   }
+}
+
+/** The cache the options ask for: none, one in a directory, the one given, or the default directory. */
+function openCache(options: OpenImageOptions): ContentCache | undefined {
+  const { cache } = options;
+  if (cache === false) return undefined;
+  if (cache instanceof ContentCache) return cache;
+  const dir = typeof cache === 'string' ? cache : defaultCacheDir(process.env, homedir());
+  return new ContentCache({ dir, ...(options.logger ? { logger: options.logger } : {}) });
 }

@@ -8,11 +8,13 @@
  * the command (problems go to the logger). `info` and `prune` are explicit user actions and do throw.
  */
 
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StargzError } from '../errors.js';
 import type { Footer } from '../estargz/types.js';
 import { type Logger, silentLogger } from '../log.js';
+import type { Platform } from '../registry/types.js';
 import { matchesDigest, parseDigest } from './digest.js';
 import { decodeEntry, encodeEntry, MAX_HEADER_BYTES } from './entry-file.js';
 import { readFileBounded, TEMP_MARKER, writeFileAtomic } from './files.js';
@@ -22,6 +24,7 @@ import { tocJsonFromMember } from './toc-member.js';
 const LAYOUT = 'v1';
 const TOC_DIR = 'toc';
 const MANIFEST_DIR = 'manifest';
+const PLATFORM_DIR = 'platform';
 /** Temp files older than this belong to a process that died mid-write. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
@@ -54,11 +57,26 @@ export interface CachedToc {
  * A TOC to store: the TOC JSON, or the TOC gzip member (bytes [tocOffset, blobSize - footer.size) of the
  * layer, which is what a tail read yields; stored as given, about 8x smaller than the JSON).
  */
-export type TocToStore = Omit<CachedToc, 'tocJson'> & ({ tocJson: Uint8Array } | { tocMember: Uint8Array });
+export type TocToStore = Omit<CachedToc, 'tocJson'> &
+  ({ tocJson: Uint8Array } | { tocMember: Uint8Array }) & {
+    /**
+     * The caller computed `tocDigest` from exactly these bytes (e.g. it just parsed this member): the
+     * store skips decompressing them again. Loads still verify everything.
+     */
+    verified?: boolean;
+  };
 
 export interface CachedManifest {
   bytes: Uint8Array;
   mediaType?: string;
+}
+
+/** The image manifest an index lists for a platform (see `getPlatformChoice`). */
+export interface PlatformChoice {
+  /** digest of the image manifest */
+  digest: string;
+  /** the platform of the index entry, as the index gives it */
+  platform?: Platform;
 }
 
 /** Counters of this instance's cache traffic, for `--debug` and the benchmark. */
@@ -86,6 +104,8 @@ export interface CacheInfo {
   bytes: number;
   tocs: CacheKindInfo;
   manifests: CacheKindInfo;
+  /** platform choices of indexes (tiny) */
+  platforms: CacheKindInfo;
 }
 
 export interface PruneOptions {
@@ -102,7 +122,8 @@ export interface PruneResult {
   bytes: number;
 }
 
-type Kind = typeof TOC_DIR | typeof MANIFEST_DIR;
+type Kind = typeof TOC_DIR | typeof MANIFEST_DIR | typeof PLATFORM_DIR;
+const KINDS = [TOC_DIR, MANIFEST_DIR, PLATFORM_DIR] as const;
 
 export class ContentCache {
   readonly dir: string;
@@ -184,9 +205,19 @@ export class ContentCache {
     const form = 'tocMember' in toc ? 'gzip-member' : 'json';
     const payload = 'tocMember' in toc ? toc.tocMember : toc.tocJson;
     if (payload.length > this.maxTocBytes) return this.refuse('TOC over the size cap');
-    const tocJson = 'tocMember' in toc ? tocJsonFromMember(toc.tocMember, this.maxTocBytes) : toc.tocJson;
-    if (tocJson === undefined) return this.refuse('TOC member does not hold a TOC within the size cap');
-    if (!matchesDigest(tocJson, toc.tocDigest)) return this.refuse('TOC bytes do not match their digest');
+    if (toc.verified === true && 'tocMember' in toc) {
+      // the gzip trailer's ISIZE: the tar's size (mod 2^32), so a TOC over the cap is not stored only to be refused at load
+      const member = toc.tocMember;
+      const isize =
+        member.length < 18
+          ? Number.POSITIVE_INFINITY
+          : new DataView(member.buffer, member.byteOffset, member.length).getUint32(member.length - 4, true);
+      if (isize > this.maxTocBytes + 64 * 1024) return this.refuse('TOC over the size cap');
+    } else {
+      const tocJson = 'tocMember' in toc ? tocJsonFromMember(toc.tocMember, this.maxTocBytes) : toc.tocJson;
+      if (tocJson === undefined) return this.refuse('TOC member does not hold a TOC within the size cap');
+      if (!matchesDigest(tocJson, toc.tocDigest)) return this.refuse('TOC bytes do not match their digest');
+    }
     const header = {
       format: 'starget-cache/1',
       kind: 'toc',
@@ -202,8 +233,7 @@ export class ContentCache {
 
   /** Like `putToc`, without waiting: the store runs while the caller goes on (see `flush`). */
   putTocInBackground(layerDigest: string, toc: TocToStore): void {
-    const store = this.putToc(layerDigest, toc).finally(() => this.inFlight.delete(store));
-    this.inFlight.add(store);
+    this.inBackground(this.putToc(layerDigest, toc));
   }
 
   /** Waits for the stores started in the background. */
@@ -261,6 +291,51 @@ export class ContentCache {
     return this.store(path, encodeEntry(header, bytes));
   }
 
+  /**
+   * The image manifest the index `indexDigest` lists for `platform` (`os/arch[/variant]`), as recorded by
+   * `putPlatformChoice`, or undefined. The manifest itself is then loaded (and verified) by its digest.
+   */
+  async getPlatformChoice(indexDigest: string, platform: string): Promise<PlatformChoice | undefined> {
+    const path = this.platformPath(indexDigest, platform);
+    if (path === undefined) return undefined;
+    const entry = await this.load(path, MAX_HEADER_BYTES);
+    if (entry === undefined) return undefined;
+    const { header, payload } = entry;
+    let choice: PlatformChoice | undefined;
+    if (header.kind === 'platform' && header.indexDigest === indexDigest && header.platform === platform) {
+      choice = parseChoice(payload);
+    }
+    if (choice === undefined) {
+      await this.discard(path, 'not a platform choice of this index');
+      return undefined;
+    }
+    await this.touch(path);
+    return choice;
+  }
+
+  /** Records which image manifest the index `indexDigest` lists for `platform`. */
+  async putPlatformChoice(indexDigest: string, platform: string, choice: PlatformChoice): Promise<boolean> {
+    const path = this.platformPath(indexDigest, platform);
+    if (path === undefined || parseDigest(choice.digest) === undefined)
+      return this.refuse('malformed digest');
+    const payload = Buffer.from(JSON.stringify(choice), 'utf8');
+    if (payload.length > MAX_HEADER_BYTES) return this.refuse('platform choice too long');
+    const header = {
+      format: 'starget-cache/1',
+      kind: 'platform',
+      indexDigest,
+      platform,
+      payloadBytes: payload.length,
+    } as const;
+    return this.store(path, encodeEntry(header, payload));
+  }
+
+  /** Runs a store in the background (see `flush`); its failure is logged, never thrown. */
+  inBackground(store: Promise<boolean>): void {
+    const tracked = store.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
   /** A copy of this instance's counters. */
   stats(): CacheStats {
     return { ...this.counters };
@@ -270,12 +345,14 @@ export class ContentCache {
   async info(): Promise<CacheInfo> {
     const tocs = summarise(await this.listEntries(TOC_DIR));
     const manifests = summarise(await this.listEntries(MANIFEST_DIR));
+    const platforms = summarise(await this.listEntries(PLATFORM_DIR));
     return {
       dir: this.dir,
-      entries: tocs.entries + manifests.entries,
-      bytes: tocs.bytes + manifests.bytes,
+      entries: tocs.entries + manifests.entries + platforms.entries,
+      bytes: tocs.bytes + manifests.bytes + platforms.bytes,
       tocs,
       manifests,
+      platforms,
     };
   }
 
@@ -291,7 +368,7 @@ export class ContentCache {
       });
     }
     const result: PruneResult = { removed: 0, bytes: 0 };
-    for (const kind of [TOC_DIR, MANIFEST_DIR] as const) {
+    for (const kind of KINDS) {
       for (const file of await this.listFiles(kind)) {
         const age = now - file.mtimeMs;
         const remove = file.temp
@@ -317,6 +394,14 @@ export class ContentCache {
       this.madeDirs.clear();
     }
     return result;
+  }
+
+  private platformPath(indexDigest: string, platform: string): string | undefined {
+    const parsed = parseDigest(indexDigest);
+    if (parsed === undefined || !/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*){1,2}$/i.test(platform))
+      return undefined;
+    const key = createHash('sha256').update(`${indexDigest}\n${platform}`).digest('hex');
+    return join(this.dir, LAYOUT, PLATFORM_DIR, parsed.algorithm, key);
   }
 
   private pathFor(kind: Kind, digest: string): string | undefined {
@@ -417,6 +502,19 @@ interface CacheFile {
   size: number;
   mtimeMs: number;
   temp: boolean;
+}
+
+function parseChoice(payload: Uint8Array): PlatformChoice | undefined {
+  try {
+    const value = JSON.parse(Buffer.from(payload).toString('utf8')) as Record<string, unknown>;
+    if (typeof value['digest'] !== 'string' || parseDigest(value['digest']) === undefined) return undefined;
+    const platform = value['platform'] as Record<string, unknown> | undefined;
+    if (platform === undefined) return { digest: value['digest'] };
+    if (typeof platform['os'] !== 'string' || typeof platform['architecture'] !== 'string') return undefined;
+    return { digest: value['digest'], platform: platform as unknown as Platform };
+  } catch {
+    return undefined;
+  }
 }
 
 function summarise(files: CacheFile[]): CacheKindInfo {

@@ -32,7 +32,20 @@ export interface ManifestEntryHeader {
   payloadBytes: number;
 }
 
-export type EntryHeader = TocEntryHeader | ManifestEntryHeader;
+/**
+ * Which image manifest an index lists for a platform. The index is immutable (named by its digest), so
+ * the choice is too; it spares fetching the index again when only its digest is known (manifest HEAD).
+ */
+export interface PlatformEntryHeader {
+  format: typeof ENTRY_FORMAT;
+  kind: 'platform';
+  indexDigest: string;
+  /** the platform asked for, `os/arch[/variant]` */
+  platform: string;
+  payloadBytes: number;
+}
+
+export type EntryHeader = TocEntryHeader | ManifestEntryHeader | PlatformEntryHeader;
 
 export type DecodedEntry =
   | { ok: true; header: EntryHeader; payload: Uint8Array }
@@ -74,6 +87,11 @@ function checkHeader(value: unknown): EntryHeader | string {
     const footer = h['footer'] as Footer;
     if (footer.tocOffset + footer.size > (h['blobSize'] as number)) return 'footer does not fit the blob';
     return value as TocEntryHeader;
+  }
+  if (h['kind'] === 'platform') {
+    if (typeof h['indexDigest'] !== 'string' || typeof h['platform'] !== 'string')
+      return 'bad platform entry';
+    return value as PlatformEntryHeader;
   }
   return `unknown kind ${String(h['kind'])}`;
 }

@@ -10,6 +10,7 @@ export {
   type ContentCacheOptions,
   DEFAULT_MAX_MANIFEST_BYTES,
   DEFAULT_MAX_TOC_BYTES,
+  type PlatformChoice,
   type PruneOptions,
   type PruneResult,
   type TocToStore,

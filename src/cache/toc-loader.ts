@@ -20,7 +20,12 @@ export interface TocCacheLayer {
  * A layer TOC as a reader returns it; when the reader also hands over the raw TOC (the gzip member from
  * the tail, or the JSON), the loader can store it. Without either, the TOC is used but not cached.
  */
-export type LayerTocWithRaw = LayerToc & { tocMember?: Uint8Array; tocJson?: Uint8Array };
+export type LayerTocWithRaw = LayerToc & {
+  tocMember?: Uint8Array;
+  tocJson?: Uint8Array;
+  /** the reader computed `tocDigest` from exactly these raw bytes (the store need not check them again) */
+  rawVerified?: boolean;
+};
 
 export type LayerTocLoader = (layer: TocCacheLayer, open: () => Promise<LayerToc>) => Promise<LayerToc>;
 
@@ -43,12 +48,16 @@ export function cachedTocLoader(cache: ContentCache, logger: Logger = silentLogg
         });
       }
     }
-    const fresh = (await open()) as LayerTocWithRaw;
-    const base = { tocDigest: fresh.tocDigest, footer: fresh.footer, blobSize: fresh.blobSize };
-    if (fresh.tocMember !== undefined)
-      cache.putTocInBackground(layer.digest, { ...base, tocMember: fresh.tocMember });
-    else if (fresh.tocJson !== undefined)
-      cache.putTocInBackground(layer.digest, { ...base, tocJson: fresh.tocJson });
+    const { tocMember, tocJson, rawVerified, ...fresh } = (await open()) as LayerTocWithRaw;
+    const base = {
+      tocDigest: fresh.tocDigest,
+      footer: fresh.footer,
+      blobSize: fresh.blobSize,
+      ...(rawVerified === true ? { verified: true } : {}),
+    };
+    if (tocMember !== undefined) cache.putTocInBackground(layer.digest, { ...base, tocMember });
+    else if (tocJson !== undefined) cache.putTocInBackground(layer.digest, { ...base, tocJson });
+    // the raw bytes are not kept with the TOC: they would pin the whole tail buffer in memory
     return fresh;
   };
 }

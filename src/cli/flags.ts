@@ -19,6 +19,8 @@ export interface GlobalFlags {
   config?: string;
   /** false with --no-cache */
   cache: boolean;
+  /** hidden tuning flag: bytes read from the end of each layer at first */
+  tailSize?: number;
 }
 
 /** Names of the flags the user set on the command line (as opposed to defaults), for settings precedence. */
@@ -31,6 +33,20 @@ export function parseConcurrency(value: string): number {
     throw new StargzError(
       'E_USAGE',
       `--concurrency ${JSON.stringify(value)} is not a whole number from 1 to 64`,
+    );
+  }
+  return n;
+}
+
+/** Parses `--tail-size N`: whole bytes from 51 (an eStargz footer) to 64 MiB, with an optional k/m suffix. */
+export function parseTailSize(value: string): number {
+  const match = /^(\d+)([km]i?b?)?$/i.exec(value.trim());
+  const unit = match?.[2]?.[0]?.toLowerCase();
+  const n = match ? Number(match[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 51 || n > 64 * 1024 * 1024) {
+    throw new StargzError(
+      'E_USAGE',
+      `--tail-size ${JSON.stringify(value)} is not a byte count from 51 to 64M (e.g. 262144, 256k, 1m)`,
     );
   }
   return n;

@@ -7,9 +7,18 @@
 import { Argument, Command, Option } from 'commander';
 import type { CompletionSpec, OptionSpec } from './completion/engine.js';
 import { SHELLS } from './completion/scripts.js';
-import { type ExplicitFlags, type GlobalFlags, parseConcurrency } from './flags.js';
+import { type ExplicitFlags, type GlobalFlags, parseConcurrency, parseTailSize } from './flags.js';
 
-export type CommandName = 'info' | 'ls' | 'get' | 'cat' | 'config show' | 'completion' | '__complete';
+export type CommandName =
+  | 'info'
+  | 'ls'
+  | 'get'
+  | 'cat'
+  | 'config show'
+  | 'cache info'
+  | 'cache prune'
+  | 'completion'
+  | '__complete';
 
 export interface Invocation {
   command: CommandName;
@@ -50,6 +59,7 @@ const GLOBAL_KEYS: (keyof GlobalFlags)[] = [
   'json',
   'config',
   'cache',
+  'tailSize',
 ];
 
 function globalsOf(command: Command): { globals: GlobalFlags; explicit: ExplicitFlags } {
@@ -114,6 +124,11 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     .addOption(new Option('--json', 'machine-readable output (and errors as JSON on stderr)'))
     .addOption(new Option('--config <file>', 'configuration file to use'))
     .addOption(new Option('--no-cache', 'do not use the local TOC and manifest cache'))
+    .addOption(
+      new Option('--tail-size <bytes>', 'bytes read from the end of each layer at first (tuning)')
+        .argParser((v: string) => parseTailSize(v))
+        .hideHelp(),
+    )
     .helpCommand('help [command]', 'show help for a command');
 
   program
@@ -166,6 +181,18 @@ Patterns: bin/echo (a file), bin/ or bin (a directory), . or / (everything), usr
     .command('show')
     .description('print the effective settings and where each comes from (secrets masked)')
     .action(run('config show'));
+
+  const cache = program.command('cache').description('inspect or empty the local TOC and manifest cache');
+  cache
+    .command('info')
+    .description('show where the cache is and how many entries and bytes it holds')
+    .action(run('cache info'));
+  cache
+    .command('prune')
+    .description('remove cache entries not used for a while (default: 30 days), or all of them')
+    .option('--all', 'remove every entry')
+    .option('--older-than <age>', 'remove entries unused for this long: 30d, 12h, 90m, 2w')
+    .action(run('cache prune'));
 
   program
     .command('completion')
@@ -234,6 +261,14 @@ export function completionSpecOf(program: Command): CompletionSpec {
       },
       { name: 'config', description: find('config').description(), options: [], args: [['show'], 'none'] },
       {
+        name: 'cache',
+        description: find('cache').description(),
+        options: find('cache')
+          .commands.find((c) => c.name() === 'prune')!
+          .options.map((o) => toSpec(o)),
+        args: [['info', 'prune'], 'none'],
+      },
+      {
         name: 'completion',
         description: find('completion').description(),
         options: [],
@@ -243,7 +278,7 @@ export function completionSpecOf(program: Command): CompletionSpec {
         name: 'help',
         description: 'show help for a command',
         options: [],
-        args: [['info', 'ls', 'get', 'cat', 'config', 'completion'], 'none'],
+        args: [['info', 'ls', 'get', 'cat', 'config', 'cache', 'completion'], 'none'],
       },
     ],
   };

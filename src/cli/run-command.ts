@@ -33,6 +33,13 @@ export async function runCommand(invocation: Invocation, io: CliIO, signal: Abor
       const { runCat } = await import('./commands/cat.js');
       return runCat(session, args, options as { layer?: string });
     }
+    case 'cache info':
+    case 'cache prune': {
+      const { runCacheInfo, runCachePrune } = await import('./commands/cache.js');
+      return command === 'cache info'
+        ? runCacheInfo(session)
+        : runCachePrune(session, options as { all?: boolean; olderThan?: string });
+    }
     case 'config show': {
       const { runConfigShow } = await import('./commands/config-show.js');
       return runConfigShow(session);

@@ -19,7 +19,7 @@ import type { Logger } from '../log.js';
 import { RedactingLogger } from '../redact.js';
 import { parseReference } from '../registry/reference.js';
 import type { ProxySettings } from '../registry/transport.js';
-import { openImage, type StargetImage } from '../starget.js';
+import type { StargetImage } from '../starget.js';
 import {
   checkCredentialFlags,
   type ExplicitFlags,
@@ -131,6 +131,8 @@ export async function openSessionImage(
     plainHttpSource: registry.plainHttp.source,
     insecure: registry.insecure.value,
   });
+  // loaded here, not at the top: commands without an image (cache, config) need not load the registry client
+  const { openImage } = await import('../starget.js');
   return openImage(parsed, {
     platform: settings.platform,
     credentials,
@@ -143,6 +145,8 @@ export async function openSessionImage(
     logger: options.logger ?? logger,
     signal: session.signal,
     ...(options.layer !== undefined ? { layer: options.layer } : {}),
+    cache: globals.cache === false ? false : settings.cacheDir,
+    ...(globals.tailSize !== undefined ? { tailSize: globals.tailSize } : {}),
   });
 }
 

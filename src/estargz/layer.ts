@@ -19,6 +19,11 @@ export interface OpenLayerOptions {
   /** bytes to read from the end at first (default 512 KiB; at least 51) */
   tailSize?: number;
   signal?: AbortSignal;
+  /**
+   * Called once the layer parsed, with the bytes read from the blob (from `start` to its end: the tail,
+   * joined with the second read when there was one), e.g. to cache the TOC member or serve later reads.
+   */
+  onTailBytes?: (bytes: Uint8Array, start: number) => void;
 }
 
 /** Either the parsed layer, or the blob offset from which bytes are needed to parse it. */
@@ -89,10 +94,12 @@ export async function openLayer(source: BlobSource, options: OpenLayerOptions = 
   const size = source.size;
   const tailSize = Math.max(options.tailSize ?? DEFAULT_TAIL_SIZE, FOOTER_SIZE_ESTARGZ);
   let layer: LayerToc;
+  let read: { bytes: Uint8Array; start: number };
   try {
     const tailStart = size - Math.min(tailSize, size);
     const tail = await readRangeBytes(source, tailStart, size, signal === undefined ? {} : { signal });
     let result = parseLayerTail(tail, tailStart, size);
+    let held = { bytes: tail, start: tailStart };
     if (result.kind === 'need') {
       const head = await readRangeBytes(
         source,
@@ -103,10 +110,12 @@ export async function openLayer(source: BlobSource, options: OpenLayerOptions = 
       const joined = new Uint8Array(head.length + tail.length);
       joined.set(head, 0);
       joined.set(tail, head.length);
+      held = { bytes: joined, start: result.start };
       result = parseLayerTail(joined, result.start, size);
       if (result.kind === 'need') throw new StargzError('E_INTERNAL', 'the TOC start moved between reads');
     }
     layer = result.layer;
+    read = held;
   } catch (error) {
     throw inLayer(error, source);
   }
@@ -118,5 +127,6 @@ export async function openLayer(source: BlobSource, options: OpenLayerOptions = 
       { details: { layer: source.digest, expected: options.expectedTocDigest, actual: layer.tocDigest } },
     );
   }
+  options.onTailBytes?.(read.bytes, read.start);
   return layer;
 }

@@ -51,7 +51,10 @@ describe('integrity and Range behaviour', () => {
   it('exits 6 on a corrupted byte and leaves no file under its final name', async () => {
     // find where big/random-300K's payload lives in layer 1, through the library
     const { openImage } = await import('../../src/index.js');
-    const opened = await openImage(`${front.host}/fixtures/mini-tricky:v1`, { plainHttp: true });
+    const opened = await openImage(`${front.host}/fixtures/mini-tricky:v1`, {
+      plainHttp: true,
+      cache: false,
+    });
     const index = await opened.index();
     const entry = index.findFile('big/random-300K');
     await opened.close();
@@ -131,6 +134,9 @@ describe('integrity and Range behaviour', () => {
       '-o',
       out,
       '--verbose',
+      // a tail that holds no payload, so the files are read with ranges (not from the tail in memory)
+      '--tail-size',
+      '1024',
     ]);
     front.setRules([]);
     expect(run.code, run.stderr).toBe(0);

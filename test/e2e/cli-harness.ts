@@ -5,8 +5,9 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ManifestRow } from '../helpers/manifest-tsv.js';
@@ -69,10 +70,14 @@ export function runStarget(
     timeoutMs?: number;
   } = {},
 ): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
+  // each run gets its own empty cache unless the test names one, so runs never see each other's TOCs
+  const ownCache =
+    options.env?.['XDG_CACHE_HOME'] === undefined && options.env?.['STARGET_CACHE_DIR'] === undefined;
+  const cacheHome = ownCache ? mkdtempSync(join(tmpdir(), 'starget-e2e-cache-')) : undefined;
+  return new Promise<CliRun>((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd ?? ROOT,
-      env: { ...isolatedEnv(), ...(options.env ?? {}) },
+      env: { ...isolatedEnv(), ...(cacheHome ? { XDG_CACHE_HOME: cacheHome } : {}), ...(options.env ?? {}) },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
@@ -86,6 +91,8 @@ export function runStarget(
       resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') });
     });
     child.stdin.end(options.input ?? '');
+  }).finally(() => {
+    if (cacheHome) rmSync(cacheHome, { recursive: true, force: true });
   });
 }
 

@@ -63,7 +63,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"`,
 
 describe('bash', () => {
   it('completes subcommands and flags', () => {
-    expect(bash(['starget', 'c'])).toEqual(['cat', 'config', 'completion']);
+    expect(bash(['starget', 'c'])).toEqual(['cat', 'config', 'cache', 'completion']);
     expect(bash(['starget', 'ls', '--pl'])).toEqual(['--platform', '--plain-http']);
   });
 

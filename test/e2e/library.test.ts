@@ -48,7 +48,7 @@ afterAll(async () => {
 
 describe('a non-eStargz layer', () => {
   it('fails the merged view with E_NOT_ESTARGZ naming the layer, and info reports it', async () => {
-    const image = await openImage(mixed);
+    const image = await openImage(mixed, { cache: false });
     try {
       const error = await image.index().catch((e: unknown) => e);
       expect(StargzError.is(error) && error.code).toBe('E_NOT_ESTARGZ');
@@ -65,7 +65,10 @@ describe('a non-eStargz layer', () => {
   });
 
   it('is no obstacle when another layer is selected, in the library and the CLI', async () => {
-    const image = await openImage(mixed, { layer: TRICKY3.slice('sha256:'.length, 'sha256:'.length + 12) });
+    const image = await openImage(mixed, {
+      cache: false,
+      layer: TRICKY3.slice('sha256:'.length, 'sha256:'.length + 12),
+    });
     try {
       expect(image.selectedLayer?.digest).toBe(TRICKY3);
       expect((await image.list('app/')).map((e) => e.path)).toEqual([
@@ -88,7 +91,7 @@ describe('a non-eStargz layer', () => {
 
 describe('get and cat', () => {
   it("writes a single file to a path with layout 'target' and reports a plan and progress", async () => {
-    const image = await openImage(`${registry.host}/fx/tricky:v1`);
+    const image = await openImage(`${registry.host}/fx/tricky:v1`, { cache: false });
     try {
       const events: GetEvent[] = [];
       const target = join(work, 'renamed.bin');
@@ -131,7 +134,9 @@ describe('get and cat', () => {
   it('rejects a reference that does not parse, and a missing tag, with stable codes', async () => {
     const bad = await openImage('UPPER/Case:tag').catch((e: unknown) => e);
     expect(StargzError.is(bad) && bad.code).toBe('E_INVALID_REFERENCE');
-    const missing = await openImage(`${registry.host}/fx/tricky:nope`).catch((e: unknown) => e);
+    const missing = await openImage(`${registry.host}/fx/tricky:nope`, { cache: false }).catch(
+      (e: unknown) => e,
+    );
     expect(StargzError.is(missing) && missing.code).toBe('E_NOT_FOUND');
   });
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ContentCache } from '../../../src/cache/index.js';
 import { StargzError } from '../../../src/errors.js';
-import { layerDigestFor, makeToc } from './toc-sample.js';
+import { layerDigestFor, makeToc, makeTocMember } from './toc-sample.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -242,5 +242,68 @@ describe('ContentCache info and prune', () => {
   it('rejects a negative age', async () => {
     const error = await new ContentCache({ dir }).prune({ olderThan: -1 }).catch((e: unknown) => e);
     expect(StargzError.is(error) && error.code).toBe('E_USAGE');
+  });
+});
+
+describe('ContentCache platform choices', () => {
+  const index = `sha256:${'1'.repeat(64)}`;
+  const chosen = `sha256:${'2'.repeat(64)}`;
+
+  it('returns what was recorded for the index and platform, and nothing for another', async () => {
+    const cache = new ContentCache({ dir });
+    expect(await cache.getPlatformChoice(index, 'linux/arm64')).toBeUndefined();
+    const platform = { os: 'linux', architecture: 'arm64', variant: 'v8' };
+    expect(await cache.putPlatformChoice(index, 'linux/arm64', { digest: chosen, platform })).toBe(true);
+    expect(await cache.getPlatformChoice(index, 'linux/arm64')).toEqual({ digest: chosen, platform });
+    expect(await cache.getPlatformChoice(index, 'linux/amd64')).toBeUndefined();
+    expect(await cache.getPlatformChoice(`sha256:${'3'.repeat(64)}`, 'linux/arm64')).toBeUndefined();
+    expect((await cache.info()).platforms.entries).toBe(1);
+  });
+
+  it('refuses malformed keys and discards a damaged entry', async () => {
+    const cache = new ContentCache({ dir });
+    expect(await cache.putPlatformChoice('latest', 'linux/amd64', { digest: chosen })).toBe(false);
+    expect(await cache.putPlatformChoice(index, '../../etc', { digest: chosen })).toBe(false);
+    expect(await cache.putPlatformChoice(index, 'linux/amd64', { digest: 'sha256:nothex' })).toBe(false);
+    expect(await cache.putPlatformChoice(index, 'linux/amd64', { digest: chosen })).toBe(true);
+    const [file] = await filesUnder(join(dir, 'v1', 'platform'));
+    const bytes = await readFile(file!);
+    await writeFile(file!, bytes.subarray(0, bytes.length - 3));
+    expect(await cache.getPlatformChoice(index, 'linux/amd64')).toBeUndefined();
+    expect(cache.stats().discarded).toBe(1);
+    expect(await filesUnder(join(dir, 'v1', 'platform'))).toEqual([]);
+  });
+});
+
+describe('ContentCache putToc with a member the caller verified', () => {
+  it('stores without decompressing; a load still checks the digest and discards a wrong entry', async () => {
+    const cache = new ContentCache({ dir });
+    const toc = makeToc(20_000);
+    const member = makeTocMember(toc.tocJson);
+    const layer = layerDigestFor('verified');
+    const { tocJson: _json, ...meta } = toc;
+    expect(await cache.putToc(layer, { ...meta, tocMember: member, verified: true })).toBe(true);
+    expect((await cache.getToc(layer))?.tocDigest).toBe(toc.tocDigest);
+    // a caller that lies is not caught at the store, but at the load
+    const liar = layerDigestFor('liar');
+    const wrong = `sha256:${'e'.repeat(64)}`;
+    expect(await cache.putToc(liar, { ...meta, tocDigest: wrong, tocMember: member, verified: true })).toBe(
+      true,
+    );
+    expect(await cache.putToc(liar, { ...meta, tocDigest: wrong, tocMember: member })).toBe(false);
+    expect(await cache.getToc(liar)).toBeUndefined();
+    expect(cache.stats().discarded).toBe(1);
+  });
+
+  it('refuses a member whose gzip trailer says it holds more than the cap', async () => {
+    const cache = new ContentCache({ dir, maxTocBytes: 64 * 1024 });
+    const toc = makeToc(300_000);
+    const { tocJson: _json, ...meta } = toc;
+    const member = makeTocMember(toc.tocJson);
+    // the member itself is under the cap; what it holds is not
+    expect(member.length).toBeLessThan(64 * 1024);
+    expect(await cache.putToc(layerDigestFor('big'), { ...meta, tocMember: member, verified: true })).toBe(
+      false,
+    );
   });
 });

@@ -50,8 +50,21 @@ describe('completeImagePath', () => {
 
 describe('complete', () => {
   it('completes subcommands, without the hidden one', async () => {
-    expect((await run([''])).values).toEqual(['info', 'ls', 'get', 'cat', 'config', 'completion', 'help']);
-    expect((await run(['c'])).values).toEqual(['cat', 'config', 'completion']);
+    expect((await run([''])).values).toEqual([
+      'info',
+      'ls',
+      'get',
+      'cat',
+      'config',
+      'cache',
+      'completion',
+      'help',
+    ]);
+    expect((await run(['c'])).values).toEqual(['cat', 'config', 'cache', 'completion']);
+    expect((await run(['cache', ''])).values).toEqual(['info', 'prune']);
+    expect((await run(['cache', 'prune', '--'])).values).toEqual(
+      expect.arrayContaining(['--all', '--older-than']),
+    );
   });
 
   it('completes global and command flags', async () => {
