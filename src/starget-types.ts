@@ -40,9 +40,9 @@ export interface OpenImageOptions {
   /** replaces the TOC reader (e.g. a cache in front of `openLayer`); the `cache` option is then not used for TOCs */
   loadLayerToc?: (layer: ImageLayer, open: () => Promise<LayerToc>) => Promise<LayerToc>;
   /**
-   * The TOC and manifest cache: a ContentCache, its directory, or `false` for none. Default: the
-   * directory `defaultCacheDir(process.env, os.homedir())` (`$XDG_CACHE_HOME/starget`, else
-   * `~/.cache/starget`). Stores finish in `close()`.
+   * The TOC and manifest cache: a ContentCache, its directory, or `false` / unset for none (the library
+   * does not pick a directory itself; the CLI passes `defaultCacheDir(env, home)`, i.e.
+   * `$XDG_CACHE_HOME/starget`, else `~/.cache/starget`). Stores finish in `close()`.
    */
   cache?: ContentCache | string | false;
   /**

@@ -6,12 +6,10 @@
 
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { basename, dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ContentCache } from './cache/content-cache.js';
 import { HeldBytes } from './cache/held-bytes.js';
-import { defaultCacheDir } from './cache/location.js';
 import { resolveImageThroughCache } from './cache/resolve-image.js';
 import { cachedTocLoader, type LayerTocWithRaw } from './cache/toc-loader.js';
 import { type CatResult, catFile } from './download/cat.js';
@@ -561,11 +559,10 @@ export async function openImage(
   }
 }
 
-/** The cache the options ask for: none, one in a directory, the one given, or the default directory. */
+/** The cache the options ask for: none (the default), the one given, or one in a directory. */
 function openCache(options: OpenImageOptions): ContentCache | undefined {
   const { cache } = options;
-  if (cache === false) return undefined;
+  if (cache === undefined || cache === false) return undefined;
   if (cache instanceof ContentCache) return cache;
-  const dir = typeof cache === 'string' ? cache : defaultCacheDir(process.env, homedir());
-  return new ContentCache({ dir, ...(options.logger ? { logger: options.logger } : {}) });
+  return new ContentCache({ dir: cache, ...(options.logger ? { logger: options.logger } : {}) });
 }

@@ -70,7 +70,12 @@ async function extract(
   out: string,
   hooks: { afterIndex?: () => void; onFileDone?: () => void } = {},
 ) {
-  const opened = await openImage(`${host}/${REPO}:v1`, { plainHttp: true, timeoutMs: 10_000 });
+  // holdTailBytes 0: these small layers fit in the tail read, and the content must come over the network here
+  const opened = await openImage(`${host}/${REPO}:v1`, {
+    plainHttp: true,
+    timeoutMs: 10_000,
+    holdTailBytes: 0,
+  });
   try {
     await opened.index();
     hooks.afterIndex?.();

@@ -101,7 +101,8 @@ function isContent(request: FaultRequest): boolean {
 }
 
 async function get(patterns: readonly string[], out: string, timeoutMs = 10_000) {
-  const opened = await openImage(image, { plainHttp: true, retry: RETRY, timeoutMs });
+  // holdTailBytes 0: the layers fit in their tail reads, and every content read must cross the fault front
+  const opened = await openImage(image, { plainHttp: true, retry: RETRY, timeoutMs, holdTailBytes: 0 });
   try {
     return await opened.get(patterns, out, DOWNLOAD).done;
   } finally {
