@@ -3,6 +3,7 @@
  * image index (IndexEntry) and the eStargz decoder (decodeMembers) plug in without an adapter.
  */
 
+import type { ChunkSink, MemberRequest } from '../estargz/decode.js';
 import type { TocChunk } from '../estargz/types.js';
 
 /** The entry types the downloader can create (hardlinks are `reg` entries with `hardlinkOf`). */
@@ -39,22 +40,8 @@ export interface DownloadEntry {
   sourcePath?: string;
 }
 
-/** One chunk the decoder should cut out of a compressed body, with the caller's tag. */
-export interface MemberRequest<T> {
-  chunk: TocChunk;
-  tag: T;
-  /** digest the chunk's bytes must hash to; the decoder defaults to chunk.chunkDigest */
-  expectedDigest?: string;
-  /** names the file in error messages */
-  name?: string;
-}
-
-/** Where the decoder writes one chunk's bytes: `write` in order, then `end` (or `abort` on failure). */
-export interface ChunkSink {
-  write(data: Uint8Array): void | Promise<void>;
-  end(): void | Promise<void>;
-  abort?(error: unknown): void | Promise<void>;
-}
+/** The decoder's contract, defined once beside the decoder. */
+export type { ChunkSink, MemberRequest };
 
 /**
  * Streams `body` (compressed bytes starting at blob offset `bodyStart`) and, for each request in order
