@@ -62,6 +62,8 @@ export function tocSubset(
           const target = cleanPath(entry.linkName);
           if (!wanted.has(target)) more.add(target);
         } else if (entry.type === 'symlink' && prefixes.has(name)) {
+          // entries below the link's path (in any layer) can turn it into a directory: keep them too
+          if (!wanted.has(name)) more.add(name);
           for (const path of wanted) {
             if (path !== name && !path.startsWith(`${name}/`)) continue;
             const next = throughSymlink(name, entry.linkName, path);
