@@ -88,7 +88,7 @@ describe('mergeLayers = the model of the merged-view rules', () => {
         );
         expect(actual).toEqual(model(stack));
       }),
-      { numRuns: 2000 },
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 2000), seed: Number(process.env.FUZZ_SEED ?? 20261130) },
     );
   });
 });
