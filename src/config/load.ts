@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { StargzError } from '../errors.js';
-import { EMPTY_CONFIG, parseConfigText, type StargetConfig } from './parse.js';
+import { EMPTY_CONFIG, type StargetConfig } from './types.js';
 
 /** Where a config file path came from. */
 export type ConfigOrigin = 'flag' | 'env' | 'xdg' | 'legacy';
@@ -60,6 +60,8 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
   for (const [index, candidate] of candidates.entries()) {
     const text = await readIfPresent(candidate);
     if (text === undefined) continue;
+    // yaml and zod load only when there is a file to parse (about 10 MB and 80 ms of every run otherwise).
+    const { parseConfigText } = await import('./parse.js');
     const config = parseConfigText(text, candidate.path);
     if (config.defaults.cacheDir !== undefined) {
       config.defaults.cacheDir = expandHome(config.defaults.cacheDir, options.homedir);

@@ -2,36 +2,12 @@ import { type Document, isMap, isScalar, LineCounter, type Node, parseDocument }
 import type { z } from 'zod';
 import { canonicalHost } from '../credentials/registry-host.js';
 import { StargzError } from '../errors.js';
-import { type AuthType, configFileSchema, REGISTRY_HOST_PATTERN } from './schema.js';
+import { configFileSchema, REGISTRY_HOST_PATTERN } from './schema.js';
 import { SETTING_SPECS, type SettingName, type Settings } from './settings.js';
+import type { RegistryConfig, StargetConfig } from './types.js';
 
-/** One `registries.<host>` entry of the config file. */
-export interface RegistryConfig {
-  /** the key as written in the file */
-  host: string;
-  authType?: AuthType;
-  plainHttp?: boolean;
-  insecure?: boolean;
-  credentialHelper?: string;
-  username?: string;
-  password?: string;
-  /** line of the key in the file */
-  line?: number;
-}
-
-/** A parsed, validated config file. */
-export interface StargetConfig {
-  /** the file it came from; undefined when there is none */
-  path?: string;
-  /** the `defaults` section, in settings' names */
-  defaults: Partial<Settings>;
-  /** the line of each setting in `defaults` */
-  defaultLines: Partial<Record<SettingName, number>>;
-  registries: RegistryConfig[];
-}
-
-/** A config with nothing in it (no file found). */
-export const EMPTY_CONFIG: StargetConfig = { defaults: {}, defaultLines: {}, registries: [] };
+export type { RegistryConfig, StargetConfig } from './types.js';
+export { EMPTY_CONFIG } from './types.js';
 
 interface Problem {
   line: number;

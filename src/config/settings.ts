@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { StargzError } from '../errors.js';
 import type { StargetConfig } from './parse.js';
-import { PLATFORM_PATTERN, parseDuration, type RawDefaults } from './schema.js';
+import type { RawDefaults } from './schema.js';
+import { PLATFORM_PATTERN, parseDuration } from './value-formats.js';
 
 /** The settings every command shares, after flags, environment, config file and defaults are merged. */
 export interface Settings {

@@ -42,6 +42,9 @@ const ENTRY_TYPES: ReadonlySet<string> = new Set([
 const DIGEST = /^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+/** The xattrs of every entry that has none: one frozen object instead of one per entry. */
+const NO_XATTRS: Record<string, Uint8Array> = Object.freeze({}) as Record<string, Uint8Array>;
+
 function invalid(message: string, details: Record<string, unknown> = {}, cause?: unknown): StargzError {
   return new StargzError('E_TOC_INVALID', `invalid eStargz TOC: ${message}`, { details, cause });
 }
@@ -76,13 +79,7 @@ export function parseTocMember(member: Uint8Array, ctx: TocContext): { toc: Toc;
 
 /** Parses and validates TOC JSON (bytes or text). Chunk entries are folded into their file's `chunks`. */
 export function parseTocJson(json: Uint8Array | string, ctx: TocContext): Toc {
-  let document: unknown;
-  try {
-    const text = typeof json === 'string' ? json : new TextDecoder('utf-8', { fatal: true }).decode(json);
-    document = JSON.parse(text);
-  } catch (error) {
-    throw invalid(`the TOC is not valid JSON (${(error as Error).message})`, {}, error);
-  }
+  const document = parseJson(json);
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     throw invalid('the TOC JSON is not an object');
   }
@@ -105,6 +102,17 @@ export function parseTocJson(json: Uint8Array | string, ctx: TocContext): Toc {
     throw invalid(`the TOC has ${rawEntries.length} entries, more than the limit of ${MAX_TOC_ENTRIES}`);
   }
   return { version, entries: buildEntries(rawEntries, ctx) };
+}
+
+/** The JSON document; the decoded text is dropped on return, before the entries are built. */
+function parseJson(json: Uint8Array | string): unknown {
+  try {
+    return JSON.parse(
+      typeof json === 'string' ? json : new TextDecoder('utf-8', { fatal: true }).decode(json),
+    );
+  } catch (error) {
+    throw invalid(`the TOC is not valid JSON (${(error as Error).message})`, {}, error);
+  }
 }
 
 /** Reads typed fields of one raw entry, naming the entry in every error. */
@@ -158,9 +166,11 @@ class FieldReader {
 
   xattrs(): Record<string, Uint8Array> {
     const value = this.raw['xattrs'];
-    const out: Record<string, Uint8Array> = {};
-    if (value === undefined || value === null) return out;
+    if (value === undefined || value === null) return NO_XATTRS;
     if (typeof value !== 'object' || Array.isArray(value)) throw this.fail('"xattrs" must be an object');
+    const keys = Object.keys(value);
+    if (keys.length === 0) return NO_XATTRS;
+    const out: Record<string, Uint8Array> = {};
     for (const [key, encoded] of Object.entries(value)) {
       if (typeof encoded !== 'string' || !BASE64.test(encoded)) {
         throw this.fail(`xattr ${JSON.stringify(key)} is not base64`);
@@ -171,16 +181,19 @@ class FieldReader {
   }
 }
 
-function buildEntries(rawEntries: readonly unknown[], ctx: TocContext): TocEntry[] {
+/** Builds the entries; each raw entry is released from `rawEntries` once read, so it can be collected. */
+function buildEntries(rawEntries: unknown[], ctx: TocContext): TocEntry[] {
   const entries: TocEntry[] = [];
   const pieces: TocChunk[] = [];
   const pieceNames: string[] = [];
   const userNames = new Map<number, string>();
   const groupNames = new Map<number, string>();
+  const shared: SharedStrings = { modtime: '' };
   let openFile: TocEntry | undefined;
 
   for (let index = 0; index < rawEntries.length; index++) {
     const raw = rawEntries[index];
+    rawEntries[index] = undefined;
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       throw invalid(`entry ${index} is not an object`, { index });
     }
@@ -211,13 +224,13 @@ function buildEntries(rawEntries: readonly unknown[], ctx: TocContext): TocEntry
       if (type === 'dir') continue; // the root directory is implied, never an entry
       throw fields.fail('a non-directory entry names the root');
     }
-    const entry = readEntry(fields, rawName, name, type as TocEntryType, userNames, groupNames);
+    const entry = readEntry(fields, rawName, name, type as TocEntryType, userNames, groupNames, shared);
     entries.push(entry);
     if (type === 'reg') {
       if (entry.size > 0) {
-        const chunk = readChunk(fields);
+        const chunk = readChunk(fields, entry.digest);
         if (chunk.chunkOffset !== 0) throw fields.fail('the first chunk of a file must have chunkOffset 0');
-        entry.chunks.push(chunk);
+        entry.chunks = [chunk]; // sized for the one chunk most files have (push would reserve 17)
         pieces.push(chunk);
         pieceNames.push(name);
       }
@@ -229,7 +242,14 @@ function buildEntries(rawEntries: readonly unknown[], ctx: TocContext): TocEntry
   return entries;
 }
 
-function readChunk(fields: FieldReader): TocChunk {
+/** Strings that repeat from entry to entry, kept once. */
+interface SharedStrings {
+  /** the last modtime seen (most entries of a layer share one) */
+  modtime: string;
+}
+
+/** A chunk; its digest is the same string as `fileDigest` when equal (a file stored as one chunk). */
+function readChunk(fields: FieldReader, fileDigest?: string): TocChunk {
   const chunk: TocChunk = {
     offset: fields.offset('offset'),
     innerOffset: fields.int('innerOffset'),
@@ -238,7 +258,7 @@ function readChunk(fields: FieldReader): TocChunk {
     chunkSize: fields.int('chunkSize'),
   };
   const chunkDigest = fields.digest('chunkDigest');
-  if (chunkDigest !== undefined) chunk.chunkDigest = chunkDigest;
+  if (chunkDigest !== undefined) chunk.chunkDigest = chunkDigest === fileDigest ? fileDigest : chunkDigest;
   return chunk;
 }
 
@@ -249,6 +269,7 @@ function readEntry(
   type: TocEntryType,
   userNames: Map<number, string>,
   groupNames: Map<number, string>,
+  shared: SharedStrings,
 ): TocEntry {
   const uid = fields.int('uid');
   const gid = fields.int('gid');
@@ -272,7 +293,10 @@ function readEntry(
   const groupName = carryForward(groupNames, gid, fields.str('groupName'));
   if (groupName !== undefined) entry.groupName = groupName;
   const modtime = fields.str('modtime');
-  if (modtime !== '') entry.modtime = modtime;
+  if (modtime !== '') {
+    if (modtime !== shared.modtime) shared.modtime = modtime;
+    entry.modtime = shared.modtime;
+  }
   const digest = fields.digest('digest');
   if (digest !== undefined) entry.digest = digest;
   if (type === 'hardlink') {
@@ -286,11 +310,10 @@ function readEntry(
 
 /** userName/groupName are written only when they change for an id: remember the last one per id. */
 function carryForward(names: Map<number, string>, id: number, written: string): string | undefined {
-  if (written !== '') {
-    names.set(id, written);
-    return written;
-  }
-  return names.get(id);
+  const known = names.get(id);
+  if (written === '' || written === known) return known;
+  names.set(id, written);
+  return written;
 }
 
 /** Resolves chunk sizes (0 = to end of file) and checks the chunks tile the file exactly. */
