@@ -5,9 +5,8 @@
  * debug logging with secrets redacted.
  */
 
-import { createRequire } from 'node:module';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Agent, Dispatcher, EnvHttpProxyAgent } from 'undici';
+import { Agent, type Dispatcher, EnvHttpProxyAgent } from 'undici';
 import { StargzError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
 import { HttpResponse, redactUrl } from './http-response.js';
@@ -26,50 +25,6 @@ import {
 } from './retry.js';
 
 export { HttpResponse, redactUrl } from './http-response.js';
-
-/** The parts of undici starget uses. */
-interface UndiciParts {
-  Agent: typeof Agent;
-  /** loaded (with the package index) only when a proxy is configured */
-  EnvHttpProxyAgent: () => typeof EnvHttpProxyAgent;
-  /** `Dispatcher.prototype.request`, called with the agent as `this` */
-  request: (this: Dispatcher, options: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
-}
-
-let undiciParts: UndiciParts | undefined;
-
-/**
- * undici's package index also loads fetch, WebSocket, EventSource, cookies, caches and mocks: about 8 MB of
- * RSS and 45 ms for every run. starget needs the agents and the request API only, so it loads those modules
- * of undici 7 alone (the package has no exports map, so they resolve). Should a later undici move or
- * reshape them, the package index is used instead.
- */
-function undici(): UndiciParts {
-  if (undiciParts !== undefined) return undiciParts;
-  const load = createRequire(import.meta.url);
-  try {
-    const agent = load('undici/lib/dispatcher/agent.js') as unknown;
-    const request = load('undici/lib/api/api-request.js') as unknown;
-    if (typeof agent === 'function' && typeof request === 'function') {
-      undiciParts = {
-        Agent: agent as typeof Agent,
-        // the proxy agents call the request API on the Dispatcher prototype, which the index installs
-        EnvHttpProxyAgent: () => (load('undici') as typeof import('undici')).EnvHttpProxyAgent,
-        request: request as UndiciParts['request'],
-      };
-      return undiciParts;
-    }
-  } catch {
-    // the layout changed: fall back to the package index below
-  }
-  const index = load('undici') as typeof import('undici');
-  undiciParts = {
-    Agent: index.Agent,
-    EnvHttpProxyAgent: () => index.EnvHttpProxyAgent,
-    request: index.Dispatcher.prototype.request as UndiciParts['request'],
-  };
-  return undiciParts;
-}
 
 export interface TransportOptions {
   /** `true`: plain HTTP to every registry; `false`: HTTPS everywhere; unset: HTTP for loopback hosts only */
@@ -162,7 +117,6 @@ export class Transport {
   readonly logger: Logger;
   readonly now: () => number;
   private readonly agent: Dispatcher;
-  private readonly requestApi: UndiciParts['request'];
   private readonly options: TransportOptions;
   private readonly sleepFn: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly random: () => number;
@@ -191,11 +145,9 @@ export class Transport {
       connections: 16,
     };
     const proxy = options.proxy;
-    const parts = undici();
-    this.requestApi = parts.request;
     this.agent =
       proxy?.httpProxy || proxy?.httpsProxy
-        ? new (parts.EnvHttpProxyAgent())({
+        ? new EnvHttpProxyAgent({
             ...agentOptions,
             // '' (not undefined) so that undici does not read the process environment itself
             httpProxy: proxy.httpProxy ?? '',
@@ -203,7 +155,7 @@ export class Transport {
             noProxy: proxy.noProxy ?? '',
             requestTls: { rejectUnauthorized: options.insecure !== true },
           })
-        : new parts.Agent(agentOptions);
+        : new Agent(agentOptions);
     this.agent.on('connect', () => {
       this.counters.connectionsOpened++;
     });
@@ -396,7 +348,7 @@ export class Transport {
       if (auth !== undefined) headers.authorization = auth;
       const started = this.now();
       this.counters.requests++;
-      const raw = await this.requestApi.call(this.agent, {
+      const raw = await this.agent.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method,
