@@ -4,21 +4,19 @@
  * It never prints: pass a `logger`, and an `onEvent` for progress.
  */
 
-import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { ContentCache } from './cache/content-cache.js';
 import { HeldBytes } from './cache/held-bytes.js';
 import { resolveImageThroughCache } from './cache/resolve-image.js';
-import { cachedTocLoader, type LayerTocWithRaw } from './cache/toc-loader.js';
 import { type CatResult, catFile } from './download/cat.js';
 import { Downloader } from './download/downloader.js';
 import type { DecodeMembers } from './download/types.js';
 import { StargzError, toStargzError } from './errors.js';
 import { decodeMembers } from './estargz/decode.js';
-import { openLayer } from './estargz/layer.js';
-import type { LayerToc } from './estargz/types.js';
+import { readConfigPlatform } from './facade/config-platform.js';
+import { type OutputLayout, planTotals, targetLayout } from './facade/get-plan.js';
+import { indexInputsOf, openLayerStatus } from './facade/layer-status.js';
+import { resolveLayer, TOC_DIGEST_ANNOTATION, toImageLayers } from './facade/layers.js';
 import { dereferenceEntries } from './image/dereference.js';
 import { ImageIndex } from './image/image-index.js';
 import { compilePattern } from './image/patterns.js';
@@ -40,9 +38,6 @@ import type {
 } from './starget-types.js';
 import { tocSubset } from './toc-subset.js';
 
-/** The manifest annotation holding a layer's TOC digest. */
-export const TOC_DIGEST_ANNOTATION = 'containerd.io/snapshot/stargz/toc.digest';
-
 export type {
   GetEvent,
   GetHandle,
@@ -53,32 +48,13 @@ export type {
   LayerStatus,
   OpenImageOptions,
 };
+/** `resolveLayer` names a layer; the TOC digest annotation is `TOC_DIGEST_ANNOTATION`. */
+export { resolveLayer, TOC_DIGEST_ANNOTATION };
 
 /** Parses `os/arch[/variant]` or passes a Platform through. */
 function toPlatform(platform: string | Platform | undefined): Platform | undefined {
   if (platform === undefined) return undefined;
   return typeof platform === 'string' ? parsePlatform(platform) : platform;
-}
-
-/** The layer a user names: `sha256:<hex>`, the hex alone, or a unique prefix of 12 or more hex digits. */
-export function resolveLayer(layers: readonly ImageLayer[], name: string): ImageLayer {
-  const wanted = name.trim().toLowerCase();
-  const hex = wanted.startsWith('sha256:') ? wanted.slice(7) : wanted.includes(':') ? undefined : wanted;
-  const found = layers.filter(
-    (layer) =>
-      layer.digest === wanted ||
-      (hex !== undefined &&
-        hex.length >= 12 &&
-        layer.digest.slice(layer.digest.indexOf(':') + 1).startsWith(hex)),
-  );
-  if (found.length !== 1) {
-    const list = layers.map((layer) => `  ${layer.position + 1}. ${layer.digest}`).join('\n');
-    const why = found.length === 0 ? 'is not a layer of this image' : 'matches several layers';
-    throw new StargzError('E_NOT_FOUND', `layer ${name} ${why}; the layers are:\n${list}`, {
-      details: { layer: name, layers: layers.map((layer) => layer.digest) },
-    });
-  }
-  return found[0]!;
 }
 
 /** An opened image: its manifest is resolved; layers are opened on first use, in parallel. */
@@ -131,18 +107,7 @@ export class StargetImage {
     if (init.platform) this.platform = init.platform;
     if (init.indexDigest) this.indexDigest = init.indexDigest;
     this.config = init.config;
-    this.layers = init.layers.map((descriptor, position) => {
-      const layer: ImageLayer = {
-        descriptor,
-        digest: descriptor.digest,
-        size: descriptor.size,
-        mediaType: descriptor.mediaType,
-        position,
-      };
-      const annotated = descriptor.annotations?.[TOC_DIGEST_ANNOTATION];
-      if (annotated) layer.annotatedTocDigest = annotated;
-      return layer;
-    });
+    this.layers = toImageLayers(init.layers);
     this.client = init.client;
     if (init.cache) this.cache = init.cache;
     this.#held = new HeldBytes(init.options.holdTailBytes);
@@ -176,52 +141,18 @@ export class StargetImage {
     return this.#held.wrap(this.client.blob(this.reference, layer.descriptor));
   }
 
-  /** Reads a layer's TOC from its tail; keeps the payload bytes before the TOC, and hands the TOC member to a cache. */
-  async #readLayer(layer: ImageLayer): Promise<LayerTocWithRaw> {
-    let read: { bytes: Uint8Array; start: number } | undefined;
-    const toc = await openLayer(this.client.blob(this.reference, layer.descriptor), {
-      ...(layer.annotatedTocDigest ? { expectedTocDigest: layer.annotatedTocDigest } : {}),
-      ...(this.#options.tailSize ? { tailSize: this.#options.tailSize } : {}),
-      ...(this.#options.signal ? { signal: this.#options.signal } : {}),
-      onTailBytes: (bytes, start) => {
-        read = { bytes, start };
-      },
-    });
-    if (read === undefined) return toc;
-    const { bytes, start } = read;
-    const { tocOffset, size } = toc.footer;
-    if (start < tocOffset) this.#held.hold(layer.digest, bytes, start, tocOffset);
-    if (this.cache === undefined) return toc;
-    // openLayer computed the TOC digest from exactly this member
-    return {
-      ...toc,
-      tocMember: bytes.subarray(tocOffset - start, toc.blobSize - size - start),
-      rawVerified: true,
-    };
-  }
-
   async #openOne(layer: ImageLayer): Promise<LayerStatus> {
-    const open = (): Promise<LayerToc> => this.#readLayer(layer);
-    const load =
-      this.#options.loadLayerToc ??
-      (this.cache ? cachedTocLoader(this.cache, this.#logger) : (_: ImageLayer, o: typeof open) => o());
-    try {
-      const started = performance.now();
-      const toc = await load(layer, open);
-      this.#logger.debug('layer opened', {
-        layer: layer.digest,
-        footer: toc.footer.kind,
-        tocOffset: toc.footer.tocOffset,
-        entries: toc.toc.entries.length,
-        tocDigest: toc.tocDigest,
-        ms: Math.round(performance.now() - started),
-      });
-      return { layer, estargz: true, toc };
-    } catch (error) {
-      const failure = toStargzError(error);
-      if (failure.code === 'E_NOT_ESTARGZ') return { layer, estargz: false, error: failure };
-      throw failure;
-    }
+    return openLayerStatus(
+      {
+        client: this.client,
+        reference: this.reference,
+        options: this.#options,
+        held: this.#held,
+        cache: this.cache,
+        logger: this.#logger,
+      },
+      layer,
+    );
   }
 
   /**
@@ -251,27 +182,7 @@ export class StargetImage {
 
   /** The TOCs of the layers in use; E_NOT_ESTARGZ naming the first layer that is not eStargz. */
   #indexInputs(): Promise<IndexLayerInput[]> {
-    return this.layerStatuses().then((statuses) => {
-      const bad = statuses.find((s) => !s.estargz);
-      if (bad && !bad.estargz) {
-        const others = statuses.some((s) => s.estargz);
-        const hint = others ? '; to read an eStargz layer alone, name it with --layer' : '';
-        // the reader's reason (no footer, zstd, uncompressed) without the digest it repeats
-        const reason = bad.error.message
-          .replace(`layer ${bad.layer.digest}: `, '')
-          .replace(`layer ${bad.layer.digest} is `, 'it is ');
-        throw new StargzError(
-          'E_NOT_ESTARGZ',
-          `layer ${bad.layer.position + 1} (${bad.layer.digest}) of ${this.name} is not an eStargz layer: ${reason}${hint}`,
-          { cause: bad.error, details: { layer: bad.layer.digest, position: bad.layer.position + 1 } },
-        );
-      }
-      return statuses.map((s) => ({
-        digest: s.layer.digest,
-        toc: (s as { toc: LayerToc }).toc.toc,
-        descriptor: s.layer.descriptor,
-      }));
-    });
+    return this.layerStatuses().then((statuses) => indexInputsOf(statuses, this.name));
   }
 
   /**
@@ -280,43 +191,14 @@ export class StargetImage {
    */
   async imagePlatform(): Promise<Platform | undefined> {
     if (this.platform) return this.platform;
-    this.#configPlatform ??= this.#readConfigPlatform();
+    this.#configPlatform ??= readConfigPlatform(
+      this.client,
+      this.reference,
+      this.config,
+      this.name,
+      this.#options.signal,
+    );
     return this.#configPlatform;
-  }
-
-  async #readConfigPlatform(): Promise<Platform | undefined> {
-    const { digest, size } = this.config;
-    if (size > 4 * 1024 * 1024) return undefined;
-    const response = await this.client.readRange(this.reference, digest, 0, size, {
-      size,
-      ...(this.#options.signal ? { signal: this.#options.signal } : {}),
-    });
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of response.body) chunks.push(chunk);
-    const bytes = Buffer.concat(chunks).subarray(0, size);
-    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    if (digest.startsWith('sha256:') && actual !== digest) {
-      throw new StargzError(
-        'E_DIGEST_MISMATCH',
-        `the image config of ${this.name} does not match its digest ${digest}`,
-        {
-          details: { expected: digest, actual },
-        },
-      );
-    }
-    try {
-      const json = JSON.parse(bytes.toString('utf8')) as {
-        os?: unknown;
-        architecture?: unknown;
-        variant?: unknown;
-      };
-      if (typeof json.os !== 'string' || typeof json.architecture !== 'string') return undefined;
-      return typeof json.variant === 'string' && json.variant !== ''
-        ? { os: json.os, architecture: json.architecture, variant: json.variant }
-        : { os: json.os, architecture: json.architecture };
-    } catch {
-      return undefined;
-    }
   }
 
   /** The manifest and every layer in use: eStargz or not, TOC digest. */
@@ -375,32 +257,11 @@ export class StargetImage {
     const index = await this.#viewFor(patterns);
     const selected = index.filterFiles(patterns);
     const entries = options.dereference ? dereferenceEntries(index, selected) : selected;
-    let outDir = destination;
-    let outputPathOf: ((entry: IndexEntry) => string) | undefined;
-    if (options.layout === 'target' && patterns.length === 1) {
-      const pattern = compilePattern(patterns[0]!);
-      const single =
-        pattern.isLiteral && !pattern.matchAll && !pattern.directoryOnly ? entries[0] : undefined;
-      if (single && entries.length === 1 && single.type !== 'dir') {
-        const intoDir = destination.endsWith('/') || (await isDirectory(destination));
-        const name = intoDir ? basename(single.path) : basename(destination);
-        outDir = intoDir ? destination : dirname(destination);
-        outputPathOf = () => name;
-      }
-    }
-    const content = new Set<string>();
-    let bytes = 0;
-    let files = 0;
-    for (const entry of entries) {
-      if (entry.type !== 'dir') files++;
-      if (entry.type === 'reg' && !entry.hardlinkOf) {
-        const key = `${entry.layerDigest}\0${entry.sourcePath ?? entry.path}`;
-        if (!content.has(key)) {
-          content.add(key);
-          bytes += entry.size;
-        }
-      }
-    }
+    const { outDir, outputPathOf }: OutputLayout =
+      options.layout === 'target'
+        ? await targetLayout(patterns, entries, destination)
+        : { outDir: destination };
+    const { files, bytes } = planTotals(entries);
     options.onEvent?.({ type: 'plan', files, bytes, entries: entries.length });
     this.#logger.info('extracting', { patterns, entries: entries.length, files, bytes, outDir });
     const downloader = new Downloader({
@@ -493,14 +354,6 @@ export class StargetImage {
     } finally {
       if (this.#ownsClient) await this.client.close();
     }
-  }
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
   }
 }
 

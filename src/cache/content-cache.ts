@@ -8,25 +8,40 @@
  * the command (problems go to the logger). `info` and `prune` are explicit user actions and do throw.
  */
 
-import { createHash } from 'node:crypto';
-import { mkdir, readdir, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { mkdir, rm, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StargzError } from '../errors.js';
-import type { Footer } from '../estargz/types.js';
 import { type Logger, silentLogger } from '../log.js';
-import type { Platform } from '../registry/types.js';
+import {
+  type CacheFile,
+  type CacheKindInfo,
+  cacheIoError,
+  entryPath,
+  KINDS,
+  type Kind,
+  LAYOUT,
+  listCacheFiles,
+  MANIFEST_DIR,
+  PLATFORM_DIR,
+  platformChoicePath,
+  STALE_TEMP_MS,
+  summarise,
+  TOC_DIR,
+} from './_cache-dir.js';
+import {
+  type CachedManifest,
+  manifestEntryBytes,
+  manifestFromEntry,
+  type PlatformChoice,
+  platformChoiceEntryBytes,
+  platformChoiceFromEntry,
+} from './_manifest-entry.js';
+import { type CachedToc, type TocToStore, tocEntryBytes, tocFromEntry } from './_toc-entry.js';
 import { matchesDigest, parseDigest } from './digest.js';
-import { decodeEntry, encodeEntry, MAX_HEADER_BYTES } from './entry-file.js';
-import { readFileBounded, TEMP_MARKER, writeFileAtomic } from './files.js';
-import { tocJsonFromMember } from './toc-member.js';
+import { decodeEntry, MAX_HEADER_BYTES } from './entry-file.js';
+import { readFileBounded, writeFileAtomic } from './files.js';
 
-/** Layout version: a new on-disk format gets a new directory, so old and new starget never mix entries. */
-const LAYOUT = 'v1';
-const TOC_DIR = 'toc';
-const MANIFEST_DIR = 'manifest';
-const PLATFORM_DIR = 'platform';
-/** Temp files older than this belong to a process that died mid-write. */
-const STALE_TEMP_MS = 60 * 60 * 1000;
+export type { CachedManifest, CachedToc, CacheKindInfo, PlatformChoice, TocToStore };
 
 export const DEFAULT_MAX_TOC_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -41,44 +56,6 @@ export interface ContentCacheOptions {
   logger?: Logger;
 }
 
-/** A layer's TOC as cached: enough to read the layer's files without fetching its tail again. */
-export interface CachedToc {
-  /** the uncompressed TOC JSON (`stargz.index.json`), exactly as in the layer */
-  tocJson: Uint8Array;
-  /** sha256 of `tocJson`, `sha256:<hex>` */
-  tocDigest: string;
-  /** the layer's footer (its `tocOffset` bounds the last entry's compressed extent) */
-  footer: Footer;
-  /** bytes of the whole layer blob */
-  blobSize: number;
-}
-
-/**
- * A TOC to store: the TOC JSON, or the TOC gzip member (bytes [tocOffset, blobSize - footer.size) of the
- * layer, which is what a tail read yields; stored as given, about 8x smaller than the JSON).
- */
-export type TocToStore = Omit<CachedToc, 'tocJson'> &
-  ({ tocJson: Uint8Array } | { tocMember: Uint8Array }) & {
-    /**
-     * The caller computed `tocDigest` from exactly these bytes (e.g. it just parsed this member): the
-     * store skips decompressing them again. Loads still verify everything.
-     */
-    verified?: boolean;
-  };
-
-export interface CachedManifest {
-  bytes: Uint8Array;
-  mediaType?: string;
-}
-
-/** The image manifest an index lists for a platform (see `getPlatformChoice`). */
-export interface PlatformChoice {
-  /** digest of the image manifest */
-  digest: string;
-  /** the platform of the index entry, as the index gives it */
-  platform?: Platform;
-}
-
 /** Counters of this instance's cache traffic, for `--debug` and the benchmark. */
 export interface CacheStats {
   tocHits: number;
@@ -91,11 +68,6 @@ export interface CacheStats {
   oversized: number;
   writes: number;
   writeFailures: number;
-}
-
-export interface CacheKindInfo {
-  entries: number;
-  bytes: number;
 }
 
 export interface CacheInfo {
@@ -121,9 +93,6 @@ export interface PruneResult {
   removed: number;
   bytes: number;
 }
-
-type Kind = typeof TOC_DIR | typeof MANIFEST_DIR | typeof PLATFORM_DIR;
-const KINDS = [TOC_DIR, MANIFEST_DIR, PLATFORM_DIR] as const;
 
 export class ContentCache {
   readonly dir: string;
@@ -166,31 +135,15 @@ export class ContentCache {
       this.counters.tocMisses++;
       return undefined;
     }
-    const { header, payload } = entry;
-    const tocJson =
-      header.kind === 'toc' && header.payload === 'gzip-member'
-        ? tocJsonFromMember(payload, this.maxTocBytes)
-        : payload;
-    const problem =
-      header.kind !== 'toc'
-        ? 'not a TOC entry'
-        : header.layerDigest !== layerDigest
-          ? 'entry belongs to another layer'
-          : tocDigest !== undefined && header.tocDigest !== tocDigest
-            ? 'TOC digest differs from the manifest annotation'
-            : tocJson === undefined
-              ? 'TOC member does not hold a TOC within the size cap'
-              : !matchesDigest(tocJson, header.tocDigest)
-                ? 'TOC bytes do not match their digest'
-                : undefined;
-    if (problem !== undefined || header.kind !== 'toc' || tocJson === undefined) {
-      await this.discard(path, problem ?? 'not a TOC entry');
+    const loaded = tocFromEntry(entry.header, entry.payload, layerDigest, tocDigest, this.maxTocBytes);
+    if ('problem' in loaded) {
+      await this.discard(path, loaded.problem);
       this.counters.tocMisses++;
       return undefined;
     }
     this.counters.tocHits++;
     await this.touch(path);
-    return { tocJson, tocDigest: header.tocDigest, footer: { ...header.footer }, blobSize: header.blobSize };
+    return loaded.toc;
   }
 
   /**
@@ -200,35 +153,10 @@ export class ContentCache {
    */
   async putToc(layerDigest: string, toc: TocToStore): Promise<boolean> {
     const path = this.pathFor(TOC_DIR, layerDigest);
-    if (path === undefined || parseDigest(toc.tocDigest) === undefined)
-      return this.refuse('malformed digest');
-    const form = 'tocMember' in toc ? 'gzip-member' : 'json';
-    const payload = 'tocMember' in toc ? toc.tocMember : toc.tocJson;
-    if (payload.length > this.maxTocBytes) return this.refuse('TOC over the size cap');
-    if (toc.verified === true && 'tocMember' in toc) {
-      // the gzip trailer's ISIZE: the tar's size (mod 2^32), so a TOC over the cap is not stored only to be refused at load
-      const member = toc.tocMember;
-      const isize =
-        member.length < 18
-          ? Number.POSITIVE_INFINITY
-          : new DataView(member.buffer, member.byteOffset, member.length).getUint32(member.length - 4, true);
-      if (isize > this.maxTocBytes + 64 * 1024) return this.refuse('TOC over the size cap');
-    } else {
-      const tocJson = 'tocMember' in toc ? tocJsonFromMember(toc.tocMember, this.maxTocBytes) : toc.tocJson;
-      if (tocJson === undefined) return this.refuse('TOC member does not hold a TOC within the size cap');
-      if (!matchesDigest(tocJson, toc.tocDigest)) return this.refuse('TOC bytes do not match their digest');
-    }
-    const header = {
-      format: 'starget-cache/1',
-      kind: 'toc',
-      layerDigest,
-      tocDigest: toc.tocDigest,
-      footer: { kind: toc.footer.kind, size: toc.footer.size, tocOffset: toc.footer.tocOffset },
-      blobSize: toc.blobSize,
-      payload: form,
-      payloadBytes: payload.length,
-    } as const;
-    return this.store(path, encodeEntry(header, payload));
+    if (path === undefined) return this.refuse('malformed digest');
+    const encoded = tocEntryBytes(layerDigest, toc, this.maxTocBytes);
+    if ('refused' in encoded) return this.refuse(encoded.refused);
+    return this.store(path, encoded.bytes);
   }
 
   /** Like `putToc`, without waiting: the store runs while the caller goes on (see `flush`). */
@@ -253,23 +181,15 @@ export class ContentCache {
       this.counters.manifestMisses++;
       return undefined;
     }
-    const { header, payload } = entry;
-    const problem =
-      header.kind !== 'manifest' || header.digest !== digest
-        ? 'entry belongs to another manifest'
-        : !matchesDigest(payload, digest)
-          ? 'manifest bytes do not match their digest'
-          : undefined;
-    if (problem !== undefined || header.kind !== 'manifest') {
-      await this.discard(path, problem ?? 'not a manifest entry');
+    const loaded = manifestFromEntry(entry.header, entry.payload, digest);
+    if ('problem' in loaded) {
+      await this.discard(path, loaded.problem);
       this.counters.manifestMisses++;
       return undefined;
     }
     this.counters.manifestHits++;
     await this.touch(path);
-    return header.mediaType === undefined
-      ? { bytes: payload }
-      : { bytes: payload, mediaType: header.mediaType };
+    return loaded.manifest;
   }
 
   /** Stores a manifest under its digest (the bytes must hash to it). Returns whether it was written. */
@@ -278,17 +198,7 @@ export class ContentCache {
     if (path === undefined) return this.refuse('malformed digest');
     if (bytes.length > this.maxManifestBytes) return this.refuse('manifest over the size cap');
     if (!matchesDigest(bytes, digest)) return this.refuse('manifest bytes do not match their digest');
-    const header =
-      mediaType === undefined
-        ? ({ format: 'starget-cache/1', kind: 'manifest', digest, payloadBytes: bytes.length } as const)
-        : ({
-            format: 'starget-cache/1',
-            kind: 'manifest',
-            digest,
-            mediaType,
-            payloadBytes: bytes.length,
-          } as const);
-    return this.store(path, encodeEntry(header, bytes));
+    return this.store(path, manifestEntryBytes(digest, bytes, mediaType));
   }
 
   /**
@@ -300,11 +210,7 @@ export class ContentCache {
     if (path === undefined) return undefined;
     const entry = await this.load(path, MAX_HEADER_BYTES);
     if (entry === undefined) return undefined;
-    const { header, payload } = entry;
-    let choice: PlatformChoice | undefined;
-    if (header.kind === 'platform' && header.indexDigest === indexDigest && header.platform === platform) {
-      choice = parseChoice(payload);
-    }
+    const choice = platformChoiceFromEntry(entry.header, entry.payload, indexDigest, platform);
     if (choice === undefined) {
       await this.discard(path, 'not a platform choice of this index');
       return undefined;
@@ -316,18 +222,10 @@ export class ContentCache {
   /** Records which image manifest the index `indexDigest` lists for `platform`. */
   async putPlatformChoice(indexDigest: string, platform: string, choice: PlatformChoice): Promise<boolean> {
     const path = this.platformPath(indexDigest, platform);
-    if (path === undefined || parseDigest(choice.digest) === undefined)
-      return this.refuse('malformed digest');
-    const payload = Buffer.from(JSON.stringify(choice), 'utf8');
-    if (payload.length > MAX_HEADER_BYTES) return this.refuse('platform choice too long');
-    const header = {
-      format: 'starget-cache/1',
-      kind: 'platform',
-      indexDigest,
-      platform,
-      payloadBytes: payload.length,
-    } as const;
-    return this.store(path, encodeEntry(header, payload));
+    if (path === undefined) return this.refuse('malformed digest');
+    const encoded = platformChoiceEntryBytes(indexDigest, platform, choice);
+    if ('refused' in encoded) return this.refuse(encoded.refused);
+    return this.store(path, encoded.bytes);
   }
 
   /** Runs a store in the background (see `flush`); its failure is logged, never thrown. */
@@ -379,7 +277,7 @@ export class ContentCache {
           await unlink(file.path);
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-          throw ioError('could not remove a cache entry', file.path, error);
+          throw cacheIoError('could not remove a cache entry', file.path, error);
         }
         if (!file.temp) {
           result.removed++;
@@ -389,7 +287,7 @@ export class ContentCache {
     }
     if (options.all === true) {
       await rm(join(this.dir, LAYOUT), { recursive: true, force: true }).catch((error: unknown) => {
-        throw ioError('could not remove the cache directory', join(this.dir, LAYOUT), error);
+        throw cacheIoError('could not remove the cache directory', join(this.dir, LAYOUT), error);
       });
       this.madeDirs.clear();
     }
@@ -397,17 +295,11 @@ export class ContentCache {
   }
 
   private platformPath(indexDigest: string, platform: string): string | undefined {
-    const parsed = parseDigest(indexDigest);
-    if (parsed === undefined || !/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*){1,2}$/i.test(platform))
-      return undefined;
-    const key = createHash('sha256').update(`${indexDigest}\n${platform}`).digest('hex');
-    return join(this.dir, LAYOUT, PLATFORM_DIR, parsed.algorithm, key);
+    return platformChoicePath(this.dir, indexDigest, platform);
   }
 
   private pathFor(kind: Kind, digest: string): string | undefined {
-    const parsed = parseDigest(digest);
-    if (parsed === undefined) return undefined;
-    return join(this.dir, LAYOUT, kind, parsed.algorithm, parsed.hex);
+    return entryPath(this.dir, kind, digest);
   }
 
   private async load(path: string, maxPayload: number) {
@@ -477,63 +369,6 @@ export class ContentCache {
   }
 
   private async listFiles(kind: Kind): Promise<CacheFile[]> {
-    const root = join(this.dir, LAYOUT, kind);
-    const files: CacheFile[] = [];
-    for (const algorithm of await readDirIfAny(root)) {
-      const dir = join(root, algorithm);
-      for (const name of await readDirIfAny(dir)) {
-        const path = join(dir, name);
-        try {
-          const st = await stat(path);
-          if (!st.isFile()) continue;
-          files.push({ path, size: st.size, mtimeMs: st.mtimeMs, temp: name.includes(TEMP_MARKER) });
-        } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-          throw ioError('could not read the cache', path, error);
-        }
-      }
-    }
-    return files;
+    return listCacheFiles(this.dir, kind);
   }
-}
-
-interface CacheFile {
-  path: string;
-  size: number;
-  mtimeMs: number;
-  temp: boolean;
-}
-
-function parseChoice(payload: Uint8Array): PlatformChoice | undefined {
-  try {
-    const value = JSON.parse(Buffer.from(payload).toString('utf8')) as Record<string, unknown>;
-    if (typeof value['digest'] !== 'string' || parseDigest(value['digest']) === undefined) return undefined;
-    const platform = value['platform'] as Record<string, unknown> | undefined;
-    if (platform === undefined) return { digest: value['digest'] };
-    if (typeof platform['os'] !== 'string' || typeof platform['architecture'] !== 'string') return undefined;
-    return { digest: value['digest'], platform: platform as unknown as Platform };
-  } catch {
-    return undefined;
-  }
-}
-
-function summarise(files: CacheFile[]): CacheKindInfo {
-  return { entries: files.length, bytes: files.reduce((sum, file) => sum + file.size, 0) };
-}
-
-async function readDirIfAny(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
-    throw ioError('could not read the cache', dir, error);
-  }
-}
-
-function ioError(what: string, path: string, cause: unknown): StargzError {
-  return new StargzError('E_IO', `${what} at ${path}: check its permissions or remove it`, {
-    cause,
-    details: { path },
-  });
 }
