@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTocJson, parseTocMember, type TocContext } from '../../src/estargz/toc.js';
 import type { Toc } from '../../src/estargz/types.js';
 import { writeEstargz } from '../helpers/estargz-writer.js';
+import { tarOf } from '../helpers/tar.js';
 import { edits, fuzzParams, mutate, okOrStargzError } from './_fuzz.js';
 
 const KEYS = [
@@ -157,23 +158,6 @@ describe('fuzz: TOC JSON parser', () => {
 });
 
 describe('fuzz: TOC member parser', () => {
-  const tarOf = (name: string, data: Buffer) => {
-    const header = Buffer.alloc(512);
-    header.write(name, 0);
-    header.write('0000644\0', 100);
-    header.write('0000000\0', 108);
-    header.write('0000000\0', 116);
-    header.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
-    header.write('00000000000\0', 136);
-    header.write('        ', 148);
-    header.write('0', 156);
-    header.write('ustar\u000000', 257);
-    let sum = 0;
-    for (const byte of header) sum += byte;
-    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-    return Buffer.concat([header, data, Buffer.alloc((512 - (data.length % 512)) % 512), Buffer.alloc(1024)]);
-  };
-
   it('gzip tars around generated documents, and mutated members', () => {
     fc.assert(
       fc.property(

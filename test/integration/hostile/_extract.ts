@@ -11,6 +11,7 @@ import { openLayer } from '../../../src/estargz/layer.js';
 import { ImageIndex } from '../../../src/image/image-index.js';
 import { footerBytes } from '../../helpers/estargz-writer.js';
 import { MemoryBlobSource, type MemoryBlobSourceOptions } from '../../helpers/memory-blob-source.js';
+import { tarOf } from '../../helpers/tar.js';
 
 /** Extracts `patterns` of the image made of `layers` (bottom first) into `outDir`. */
 export async function extract(
@@ -30,24 +31,6 @@ export async function extract(
   return new Downloader({ sources }).startDownload({ entries, outDir, options: options.download }).done;
 }
 
-/** A ustar header + data + padding for one regular file. */
-function tarFile(name: string, data: Buffer): Buffer {
-  const header = Buffer.alloc(512);
-  header.write(name, 0);
-  header.write('0000644\0', 100);
-  header.write('0000000\0', 108);
-  header.write('0000000\0', 116);
-  header.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
-  header.write('00000000000\0', 136);
-  header.write('        ', 148);
-  header.write('0', 156);
-  header.write('ustar\u000000', 257);
-  let sum = 0;
-  for (const byte of header) sum += byte;
-  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  return Buffer.concat([header, data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
-}
-
 /**
  * A layer of the given compressed payload members followed by a TOC whose entries are `toc(offsets)`
  * (offsets: where each member starts), or by `tocMember` as is.
@@ -64,7 +47,6 @@ export function handLayer(
     at += member.length;
   }
   const json = Buffer.from(JSON.stringify({ version: 1, entries: toc(offsets) }));
-  const tocBytes =
-    tocMember ?? gzipSync(Buffer.concat([tarFile('stargz.index.json', json), Buffer.alloc(1024)]));
+  const tocBytes = tocMember ?? gzipSync(tarOf('stargz.index.json', json));
   return Buffer.concat([...members, tocBytes, footerBytes(at, 'estargz')]);
 }

@@ -11,6 +11,7 @@ import {
   writeEstargz,
 } from '../../helpers/estargz-writer.js';
 import { MemoryBlobSource } from '../../helpers/memory-blob-source.js';
+import { tarOf } from '../../helpers/tar.js';
 import { codeOf, decodeWholeBlob, readFixture } from './_support.js';
 
 function sampleLayer(): WrittenLayer {
@@ -18,29 +19,6 @@ function sampleLayer(): WrittenLayer {
     { type: 'dir', name: 'etc' },
     { type: 'reg', name: 'etc/hostname', content: Buffer.from('box\n') },
     { type: 'reg', name: 'data', content: randomBytes(5000) },
-  ]);
-}
-
-/** A tar holding one file, as the TOC member does. */
-function tarOf(name: string, content: Buffer): Buffer {
-  const header = Buffer.alloc(512);
-  header.write(name, 0);
-  header.write('0000644\0', 100);
-  header.write('0000000\0', 108);
-  header.write('0000000\0', 116);
-  header.write(`${content.length.toString(8).padStart(11, '0')}\0`, 124);
-  header.write('00000000000\0', 136);
-  header.write('        ', 148);
-  header.write('0', 156);
-  header.write('ustar\u000000', 257);
-  let sum = 0;
-  for (const byte of header) sum += byte;
-  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  return Buffer.concat([
-    header,
-    content,
-    Buffer.alloc((512 - (content.length % 512)) % 512),
-    Buffer.alloc(1024),
   ]);
 }
 
