@@ -8,7 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { type FileHandle, lstat, open, readdir, rm, unlink } from 'node:fs/promises';
+import { type FileHandle, lstat, open, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StargzError } from '../errors.js';
 import { type Logger, silentLogger } from '../log.js';
@@ -20,11 +20,16 @@ export const RESUME_DIR = '.starget-resume';
 export const DEFAULT_RESUME_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 
 const JOURNAL = 'journal';
+/** Held by the run that writes into the output directory: `<pid>` of that process. */
+const LOCK = 'lock';
+/** Output directories a download of this process holds (two in one process are refused too). */
+const HELD = new Set<string>();
 const PARTIAL_SUFFIX = '.partial';
 const HEADER = { starget: 'resume', version: 1 };
 /** A journal larger than this is not read (it is thrown away and the run starts afresh). */
 const MAX_JOURNAL_BYTES = 64 * 1024 * 1024;
 const KEY = /^[0-9a-f]{64}$/;
+const LOCK_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
 const APPEND_FLAGS =
   fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW;
 
@@ -34,6 +39,24 @@ export interface ResumeStateOptions {
   /** state older than this is thrown away (default a week) */
   maxAgeMs?: number;
   logger?: Logger;
+}
+
+/** Whether a process with this pid runs (EPERM: it does, as another user). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function busy(root: string, pid: number): StargzError {
+  return new StargzError(
+    'E_IO',
+    `another starget run (pid ${pid}) is extracting into ${root}: wait for it to finish, or use another output directory`,
+    { details: { path: root, pid } },
+  );
 }
 
 /** The key of one file content: its layer, its name in the layer, its size, digest and chunk layout. */
@@ -52,6 +75,8 @@ export class ResumeState {
   #appendFailure: unknown;
   /** progress records loaded or appended */
   #records = 0;
+  /** whether this state holds the output directory's lock */
+  #holdsLock = false;
 
   private constructor(dirAbs: string) {
     this.#dirAbs = dirAbs;
@@ -69,26 +94,27 @@ export class ResumeState {
     const journalAbs = join(dirAbs, JOURNAL);
     const state = new ResumeState(dirAbs);
     try {
-      const stats = await lstat(dirAbs).catch(() => undefined);
-      const journalStats = await lstat(journalAbs).catch(() => undefined);
-      const stale = journalStats !== undefined && Date.now() - journalStats.mtimeMs > maxAge;
-      if (stats?.isDirectory()) {
-        if (options.resume === false || stale || (journalStats && !journalStats.isFile())) {
-          logger.debug('resume state discarded', { reason: stale ? 'older than the limit' : 'not wanted' });
-          await rm(dirAbs, { recursive: true, force: true });
-        } else if (journalStats) {
-          await state.#load(journalAbs, journalStats.size, logger);
-          await state.#dropOldPartials(maxAge);
-        }
-      }
       // a real directory (a symlink or file in the way is replaced), its mode restored by writer.finish
       await writer.mkdir(RESUME_DIR, { mode: 0o700 });
+      await state.#lock(writer, logger);
+      const journalStats = await lstat(journalAbs).catch(() => undefined);
+      const stale = journalStats !== undefined && Date.now() - journalStats.mtimeMs > maxAge;
+      if (options.resume === false || stale || (journalStats && !journalStats.isFile())) {
+        if (journalStats) {
+          logger.debug('resume state discarded', { reason: stale ? 'older than the limit' : 'not wanted' });
+        }
+        await state.#emptyButLock();
+      } else if (journalStats) {
+        await state.#load(journalAbs, journalStats.size, logger);
+        await state.#dropOldPartials(maxAge);
+      }
       const fresh = !(await lstat(journalAbs).catch(() => undefined));
       state.#journal = await open(await writer.resolve(`${RESUME_DIR}/${JOURNAL}`), APPEND_FLAGS, 0o600);
       if (fresh) await state.#journal.write(`${JSON.stringify(HEADER)}\n`);
       else await state.#journal.utimes(new Date(), new Date());
     } catch (error) {
       await state.#journal?.close().catch(() => {});
+      await state.#unlock();
       if (StargzError.is(error)) throw error;
       throw new StargzError(
         'E_IO',
@@ -130,6 +156,7 @@ export class ResumeState {
     await this.#journal?.close().catch(() => {});
     this.#journal = undefined;
     if (this.#records === 0) await this.clear();
+    else await this.#unlock();
   }
 
   /** Removes the whole state directory (after a successful run). */
@@ -139,6 +166,65 @@ export class ResumeState {
     this.#journal = undefined;
     const stats = await lstat(this.#dirAbs).catch(() => undefined);
     if (stats?.isDirectory()) await rm(this.#dirAbs, { recursive: true, force: true });
+    this.#release();
+  }
+
+  /**
+   * Takes the output directory for this run: a `lock` file holding this process's pid, created exclusively.
+   * A lock whose process is gone (a killed run) is taken over; a live one is E_IO, since two runs writing
+   * one tree would trample each other's partial files.
+   */
+  async #lock(writer: SafeWriter, logger: Logger): Promise<void> {
+    if (HELD.has(this.#dirAbs)) throw busy(writer.root, process.pid);
+    // reserved before the first await, so that a second download of this process sees it at once
+    HELD.add(this.#dirAbs);
+    this.#holdsLock = true;
+    const lockRel = `${RESUME_DIR}/${LOCK}`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const handle = await open(await writer.resolve(lockRel), LOCK_FLAGS, 0o600);
+        await handle.write(`${process.pid}\n`);
+        await handle.close();
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+          this.#release();
+          throw error;
+        }
+      }
+      const lockAbs = join(this.#dirAbs, LOCK);
+      const owner = Number.parseInt(await readFile(lockAbs, 'utf8').catch(() => ''), 10);
+      if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        this.#release();
+        throw busy(writer.root, owner);
+      }
+      logger.debug('resume lock of a run that is gone: taken over', { pid: owner });
+      await unlink(lockAbs).catch(() => {});
+    }
+  }
+
+  /** Gives the lock up: its file goes, and the directory is free for another download of this process. */
+  async #unlock(): Promise<void> {
+    if (!this.#holdsLock) return;
+    this.#release();
+    await unlink(join(this.#dirAbs, LOCK)).catch(() => {});
+  }
+
+  #release(): void {
+    if (this.#holdsLock) HELD.delete(this.#dirAbs);
+    this.#holdsLock = false;
+  }
+
+  /** Removes the state an earlier run left (not the lock this run holds). */
+  async #emptyButLock(): Promise<void> {
+    const names = await readdir(this.#dirAbs).catch(() => [] as string[]);
+    await Promise.all(
+      names
+        .filter((name) => name !== LOCK)
+        .map((name) => rm(join(this.#dirAbs, name), { recursive: true, force: true })),
+    );
+    this.#chunks.clear();
+    this.#committed.clear();
   }
 
   /**
@@ -165,7 +251,7 @@ export class ResumeState {
   async #load(journalAbs: string, size: number, logger: Logger): Promise<void> {
     if (size > MAX_JOURNAL_BYTES) {
       logger.debug('resume journal too large: starting afresh', { size });
-      await rm(this.#dirAbs, { recursive: true, force: true });
+      await this.#emptyButLock();
       return;
     }
     const handle = await open(journalAbs, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
@@ -178,7 +264,7 @@ export class ResumeState {
     const lines = text.split('\n');
     if (lines[0] !== JSON.stringify(HEADER)) {
       logger.debug('resume journal of another format: starting afresh');
-      await rm(this.#dirAbs, { recursive: true, force: true });
+      await this.#emptyButLock();
       return;
     }
     for (const line of lines.slice(1)) {

@@ -1,5 +1,6 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, open, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -183,5 +184,61 @@ describe('resume after an interruption', () => {
       .startDownload({ entries: odd.entries, outDir: join(base, 'odd') })
       .done.catch((e: unknown) => e);
     expect(StargzError.is(error) && error.code).toBe('E_UNSAFE_PATH');
+  });
+});
+
+describe('one run at a time in an output directory', () => {
+  it('refuses a directory another live starget process is writing into, and writes nothing', async () => {
+    const out = join(base, 'busy');
+    await mkdir(join(out, RESUME_DIR), { recursive: true });
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await writeFile(join(out, RESUME_DIR, 'lock'), `${other.pid}\n`);
+      const error = await run(out, new TestBlobSource(layer.blob)).catch((e: unknown) => e);
+      expect(StargzError.is(error) && error.code).toBe('E_IO');
+      expect((error as Error).message).toContain(`another starget run (pid ${other.pid})`);
+      expect(await readdir(out)).toEqual([RESUME_DIR]);
+      expect(await readFile(join(out, RESUME_DIR, 'lock'), 'utf8')).toBe(`${other.pid}\n`);
+    } finally {
+      other.kill();
+    }
+  });
+
+  it('takes over the lock of a run that is gone (killed) and cleans up after success', async () => {
+    const out = join(base, 'stale');
+    await mkdir(join(out, RESUME_DIR), { recursive: true });
+    const gone = spawn('true', [], { stdio: 'ignore' });
+    await new Promise((resolve) => gone.on('close', resolve));
+    await writeFile(join(out, RESUME_DIR, 'lock'), `${gone.pid}\n`);
+    await run(out, new TestBlobSource(layer.blob));
+    expect(await readdir(out)).not.toContain(RESUME_DIR);
+    expect(await readFile(join(out, 'etc/config'), 'utf8')).toBe('key=value\n');
+  });
+
+  it('lets only one of two concurrent downloads of this process write the same directory', async () => {
+    const out = join(base, 'twice');
+    const outcomes = await Promise.allSettled([
+      run(out, new TestBlobSource(layer.blob)),
+      run(out, new TestBlobSource(layer.blob)),
+    ]);
+    const failed = outcomes.filter((o) => o.status === 'rejected');
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    expect(failed).toHaveLength(1);
+    expect(StargzError.is((failed[0] as PromiseRejectedResult).reason)).toBe(true);
+    expect(((failed[0] as PromiseRejectedResult).reason as StargzError).code).toBe('E_IO');
+    expect(((failed[0] as PromiseRejectedResult).reason as StargzError).message).toContain(
+      'another starget run',
+    );
+    expect(await readFile(join(out, 'etc/config'), 'utf8')).toBe('key=value\n');
+    expect(await readdir(out)).not.toContain(RESUME_DIR);
+  });
+
+  it('keeps no lock when an interrupted run leaves its state, so the rerun resumes', async () => {
+    const out = join(base, 'after-abort');
+    await interrupted(out, 4);
+    expect(await readdir(join(out, RESUME_DIR))).not.toContain('lock');
+    const rerun = await run(out, new TestBlobSource(layer.blob));
+    expect(rerun.resumedFiles + rerun.resumedBytes).toBeGreaterThan(0);
+    expect(await readdir(out)).not.toContain(RESUME_DIR);
   });
 });
