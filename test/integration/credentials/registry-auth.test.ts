@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/parse.js';
 import { type CredentialLookupEvent, defaultCredentials } from '../../../src/credentials/index.js';
-import { StargzError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/log.js';
 import { RedactingLogger } from '../../../src/redact.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import type { ImageReference } from '../../../src/registry/types.js';
+import { failure } from '../../helpers/failure.js';
 import { pushLayout } from '../../helpers/oci.js';
 import { type RegistryServer, startRegistry } from '../../helpers/registry-server.js';
 import { startTokenServer, type TokenServer } from '../../helpers/token-server.js';
@@ -58,15 +58,6 @@ async function clientWith(
     logger: new RedactingLogger(log, options.secrets ?? []),
   });
   return { home, env, events, log, client };
-}
-
-async function failure(promise: Promise<unknown>): Promise<StargzError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(StargzError.is(error)).toBe(true);
-  return error as StargzError;
 }
 
 describe('helper-provided credentials against the real registry with htpasswd Basic auth', () => {

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { StargzError } from '../../../src/errors.js';
 import { RegistryClient, type RegistryClientOptions } from '../../../src/registry/client.js';
 import { MEDIA_TYPES } from '../../../src/registry/manifest.js';
 import { parseReference } from '../../../src/registry/reference.js';
 import type { Credential, CredentialProvider } from '../../../src/registry/types.js';
+import { failure } from '../../helpers/failure.js';
 import {
   type FakeRegistry,
   type FakeTokenServer,
@@ -12,16 +12,6 @@ import {
   startTokenServer,
   type TestServer,
 } from './fake-registry.js';
-
-async function failure(promise: Promise<unknown>): Promise<StargzError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (StargzError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a StargzError');
-}
 
 function provider(credential: Credential | undefined, asked: string[] = []): CredentialProvider {
   return {

@@ -3,12 +3,13 @@
  * redirects, Content-Range with an unknown total, 416, chunked whole answers, keep-alive connections the
  * server closes, foreign layers served from their `urls`.
  */
+
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { StargzError } from '../../../src/errors.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import { parseReference } from '../../../src/registry/reference.js';
 import type { BlobRangeResponse } from '../../../src/registry/types.js';
+import { failure } from '../../helpers/failure.js';
 import {
   type FakeRegistry,
   parseRange,
@@ -18,16 +19,6 @@ import {
   startServer,
   type TestServer,
 } from './fake-registry.js';
-
-async function failure(promise: Promise<unknown>): Promise<StargzError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (StargzError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a StargzError');
-}
 
 async function collect(response: BlobRangeResponse): Promise<Buffer> {
   const parts: Buffer[] = [];

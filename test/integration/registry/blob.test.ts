@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { StargzError } from '../../../src/errors.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import { parseReference } from '../../../src/registry/reference.js';
 import type { BlobRangeResponse } from '../../../src/registry/types.js';
+import { failure } from '../../helpers/failure.js';
 import {
   type BlobStore,
   type FakeRegistry,
@@ -13,16 +13,6 @@ import {
   startFakeRegistry,
   startTokenServer,
 } from './fake-registry.js';
-
-async function failure(promise: Promise<unknown>): Promise<StargzError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (StargzError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a StargzError');
-}
 
 async function collect(response: BlobRangeResponse): Promise<Buffer> {
   const parts: Buffer[] = [];

@@ -2,22 +2,13 @@
  * Manifest shapes real registries serve that the main suite does not: schema 1 with its payload digest,
  * indexes whose entries lack `platform`, media types with parameters.
  */
+
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { StargzError } from '../../../src/errors.js';
 import { RegistryClient } from '../../../src/registry/client.js';
 import { MEDIA_TYPES } from '../../../src/registry/manifest.js';
 import { parseReference } from '../../../src/registry/reference.js';
+import { failure } from '../../helpers/failure.js';
 import { type FakeRegistry, sha256, startFakeRegistry } from './fake-registry.js';
-
-async function failure(promise: Promise<unknown>): Promise<StargzError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (StargzError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a StargzError');
-}
 
 function imageManifest(registry: FakeRegistry, label: string) {
   const config = Buffer.from(JSON.stringify({ architecture: label }));

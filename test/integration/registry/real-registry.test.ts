@@ -5,10 +5,10 @@
 
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { StargzError } from '../../../src/errors.js';
 import { RegistryClient, type RegistryClientOptions } from '../../../src/registry/client.js';
 import { parseReference } from '../../../src/registry/reference.js';
 import type { BlobRangeResponse, Credential, Descriptor } from '../../../src/registry/types.js';
+import { failure } from '../../helpers/failure.js';
 import { startFaultFront } from '../../helpers/fronts.js';
 import { type OciLayout, openLayout, pushLayout } from '../../helpers/oci.js';
 import { type RegistryServer, startRegistry } from '../../helpers/registry-server.js';
@@ -17,16 +17,6 @@ import { startTokenServer, type TokenServer } from '../../helpers/token-server.j
 const IMAGES = join(import.meta.dirname, '../../fixtures/images');
 const TRICKY = join(IMAGES, 'mini-tricky/layout');
 const MULTI = join(IMAGES, 'mini-multi/layout');
-
-async function failure(promise: Promise<unknown>): Promise<StargzError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (StargzError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a StargzError');
-}
 
 async function collect(response: BlobRangeResponse): Promise<Buffer> {
   const parts: Buffer[] = [];

@@ -6,10 +6,10 @@
 
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { StargzError } from '../../../src/errors.js';
 import { RegistryClient, type RegistryClientOptions } from '../../../src/registry/client.js';
 import { parseReference } from '../../../src/registry/reference.js';
 import type { BlobRangeResponse, Descriptor, ImageReference } from '../../../src/registry/types.js';
+import { failure } from '../../helpers/failure.js';
 import {
   type FaultFront,
   type RedirectFront,
@@ -21,16 +21,6 @@ import { type RegistryServer, startRegistry } from '../../helpers/registry-serve
 import { startTokenServer, type TokenServer } from '../../helpers/token-server.js';
 
 const TRICKY = join(import.meta.dirname, '../../fixtures/images/mini-tricky/layout');
-
-async function failure(promise: Promise<unknown>): Promise<StargzError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (StargzError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a StargzError');
-}
 
 async function collect(response: BlobRangeResponse): Promise<Buffer> {
   const parts: Buffer[] = [];

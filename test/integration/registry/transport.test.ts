@@ -5,20 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { StargzError } from '../../../src/errors.js';
 import type { Logger } from '../../../src/log.js';
 import { Transport, type TransportOptions } from '../../../src/registry/transport.js';
+import { failure } from '../../helpers/failure.js';
 import { startServer, type TestServer } from './fake-registry.js';
-
-async function failure(promise: Promise<unknown>): Promise<StargzError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (StargzError.is(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a StargzError');
-}
 
 interface Harness {
   transport: Transport;

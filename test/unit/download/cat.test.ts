@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { catFile } from '../../../src/download/cat.js';
 import type { DownloadEntry } from '../../../src/download/types.js';
-import { StargzError } from '../../../src/errors.js';
+import { failure } from '../../helpers/failure.js';
 import { buildLayer, TestBlobSource, type TestSourceOptions } from './_layer.js';
 
 /** A Writable with a tiny buffer that drains slowly, recording the most it ever held. */
@@ -34,15 +34,6 @@ async function setup(content: Buffer, sourceOptions: TestSourceOptions = {}, noC
   });
   const source = new TestBlobSource(layer.blob, sourceOptions);
   return { entry: layer.entry('f'), sources: new Map([[layer.digest, source]]), source };
-}
-
-async function failure(promise: Promise<unknown>): Promise<StargzError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(StargzError.is(error), `expected a StargzError, got ${String(error)}`).toBe(true);
-  return error as StargzError;
 }
 
 describe('catFile', () => {

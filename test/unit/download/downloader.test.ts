@@ -20,8 +20,8 @@ import type { DownloadOptions } from '../../../src/download/job.js';
 import { RESUME_DIR } from '../../../src/download/resume.js';
 import { TEMP_PREFIX } from '../../../src/download/safe-writer.js';
 import type { DownloadEntry, DownloadEvent } from '../../../src/download/types.js';
-import { StargzError } from '../../../src/errors.js';
 import { corruptByte, payloadPosition } from '../../helpers/estargz-writer.js';
+import { failure } from '../../helpers/failure.js';
 import { buildLayer, sourcesOf, TestBlobSource } from './_layer.js';
 
 let base: string;
@@ -70,15 +70,6 @@ async function download(
   });
   const result = await handle.done;
   return { result, events };
-}
-
-async function failure(promise: Promise<unknown>): Promise<StargzError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(StargzError.is(error), `expected a StargzError, got ${String(error)}`).toBe(true);
-  return error as StargzError;
 }
 
 async function listTree(dir: string): Promise<string[]> {
