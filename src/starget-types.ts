@@ -15,6 +15,11 @@ import type { CredentialProvider, Descriptor, Platform } from './registry/types.
 export interface OpenImageOptions {
   /** `os/arch[/variant]` or a Platform, picked from a multi-platform image (default: the host's) */
   platform?: string | Platform;
+  /**
+   * The platform was asked for, not defaulted: a single-platform image of another platform is then
+   * E_NOT_FOUND (as `docker pull --platform`), instead of being read as it is. Costs one config read.
+   */
+  requirePlatform?: boolean;
   /** where credentials come from (anonymous when absent) */
   credentials?: CredentialProvider;
   /** HTTP instead of HTTPS (default: HTTP for loopback registries only) */

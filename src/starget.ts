@@ -23,7 +23,7 @@ import { compilePattern } from './image/patterns.js';
 import type { IndexEntry, IndexLayerInput } from './image/types.js';
 import { type Logger, silentLogger } from './log.js';
 import { RegistryClient, type RegistryClientStats } from './registry/client.js';
-import { formatPlatform, parsePlatform } from './registry/platform.js';
+import { formatPlatform, parsePlatform, platformMatches } from './registry/platform.js';
 import { formatReference, parseReference } from './registry/reference.js';
 import type { BlobSource, Descriptor, ImageReference, Platform } from './registry/types.js';
 import type {
@@ -392,7 +392,7 @@ export async function openImage(
           ...(platform ? { platform } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
         });
-    return new StargetImage({
+    const image = new StargetImage({
       reference: parsed,
       digest: resolved.digest,
       mediaType: resolved.mediaType,
@@ -405,6 +405,17 @@ export async function openImage(
       options,
       ...(cache ? { cache } : {}),
     });
+    if (options.requirePlatform && platform && !resolved.indexDigest) {
+      const actual = await image.imagePlatform();
+      if (actual && !platformMatches(platform, actual)) {
+        throw new StargzError(
+          'E_NOT_FOUND',
+          `${formatReference(parsed)} is a ${formatPlatform(actual)} image, not ${formatPlatform(platform)} as asked (use --platform ${formatPlatform(actual)}, or another tag)`,
+          { details: { platform: formatPlatform(platform), available: [formatPlatform(actual)] } },
+        );
+      }
+    }
+    return image;
   } catch (error) {
     await cache?.flush();
     if (ownsClient) await client.close().catch(() => {});

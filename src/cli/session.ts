@@ -135,6 +135,8 @@ export async function openSessionImage(
   const { openImage } = await import('../starget.js');
   return openImage(parsed, {
     platform: settings.platform,
+    // a platform the user named (flag, env, file) must be what a single-platform image is
+    ...(session.effective.platform.source !== 'default' ? { requirePlatform: true } : {}),
     credentials,
     // left unset, the client talks plain HTTP to loopback registries only
     ...(registry.plainHttp.source !== 'default' ? { plainHttp: registry.plainHttp.value } : {}),

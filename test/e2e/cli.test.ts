@@ -376,6 +376,20 @@ describe('cat, ls, info', () => {
     expect(missing.code).toBe(3);
   });
 
+  it('refuses a single-platform image of another platform when one is asked for (docker pull --platform)', async () => {
+    const arm = await runStarget(['ls', image('mini-tricky'), '--platform', 'linux/arm64']);
+    expect(arm.code).toBe(3);
+    expect(arm.stderr).toContain('is a linux/amd64 image, not linux/arm64 as asked');
+    expect(arm.stdout.length).toBe(0);
+    const fromEnv = await runStarget(['ls', image('mini-tricky')], {
+      env: { STARGET_PLATFORM: 'linux/arm64' },
+    });
+    expect(fromEnv.code).toBe(3);
+    const amd = await runStarget(['ls', image('mini-tricky'), '--platform', 'linux/amd64']);
+    expect(amd.code, amd.stderr).toBe(0);
+    expect(amd.stdout.toString()).toContain('app/main.sh\n');
+  });
+
   it('draws a progress bar and a summary on a terminal only, and none with --no-progress', async () => {
     const dir = await freshDir('tty');
     const command = (extra: string) =>
