@@ -15,17 +15,8 @@ export interface BaselineRun {
   bodyBytes: number;
 }
 
-export interface Summary {
-  wallMs: number;
-  peakRssBytes?: number;
-  requests: number;
-  manifestRequests: number;
-  blobRequests: number;
-  connections: number;
-  maxRequestsPerConnection: number;
-  bodyBytes: number;
-  tocBytes: number;
-}
+/** The medians of a scenario's runs: a run's figures without its error and request log. */
+export type Summary = Omit<RunResult, 'error' | 'log'>;
 
 export interface Target {
   name: string;

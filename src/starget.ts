@@ -10,9 +10,7 @@ import { HeldBytes } from './cache/held-bytes.js';
 import { resolveImageThroughCache } from './cache/resolve-image.js';
 import { type CatResult, catFile } from './download/cat.js';
 import { Downloader } from './download/downloader.js';
-import type { DecodeMembers } from './download/types.js';
 import { StargzError, toStargzError } from './errors.js';
-import { decodeMembers } from './estargz/decode.js';
 import { readConfigPlatform } from './facade/config-platform.js';
 import { type OutputLayout, planTotals, targetLayout } from './facade/get-plan.js';
 import { indexInputsOf, openLayerStatus } from './facade/layer-status.js';
@@ -269,7 +267,6 @@ export class StargetImage {
         const layer = this.layers.find((l) => l.digest === digest);
         return layer ? this.#source(layer) : undefined;
       },
-      decodeMembers: decodeMembers as DecodeMembers,
       logger: this.#logger,
     });
     const handle = downloader.startDownload({
@@ -326,7 +323,6 @@ export class StargetImage {
     const layer = this.layers.find((l) => l.digest === entry.layerDigest)!;
     const signal = options.signal ?? this.#options.signal;
     return catFile(entry, new Map([[layer.digest, this.#source(layer)]]), output, {
-      decodeMembers: decodeMembers as DecodeMembers,
       ...(options.skipVerify ? { skipVerify: true } : {}),
       ...(signal ? { signal } : {}),
     }).finally(() => this.#releaseHeld());
